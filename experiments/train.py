@@ -1,0 +1,61 @@
+r"""Trains one configuration (private or not) into a resumable workdir.
+
+  python experiments/train.py --preset=smoke --workdir=runs/demo
+  python experiments/train.py --preset=cifar10_dpsat_eps8 --workdir=runs/c10 \
+      --set=physical_batch_size=128 --set=per_example=vectorized
+
+Re-running the same command after an interruption resumes from the last
+checkpoint. Results land in WORKDIR/results.json, TensorBoard logs in
+WORKDIR/tensorboard. --list_presets prints the presets.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from prifa_tf.data import DatasetUnavailableError
+from prifa_tf.models import CheckpointImportError
+from prifa_tf.training import ConfigError
+from prifa_tf.training import presets
+from prifa_tf.training import train
+from prifa_tf.training import TrainingDivergedError
+from prifa_tf.training import WorkdirError
+
+_PRESET = flags.DEFINE_string("preset", "smoke", "Named configuration.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumable).")
+_SET = flags.DEFINE_multi_string(
+    "set", [], "Config override key=value, repeatable (e.g. --set=steps=100).")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+_DOWNLOAD = flags.DEFINE_bool("download", False, "Let TFDS download data.")
+_LIST = flags.DEFINE_bool("list_presets", False, "Print presets and exit.")
+
+EXPECTED_ERRORS = (ConfigError, DatasetUnavailableError, WorkdirError,
+                   TrainingDivergedError, CheckpointImportError, ValueError,
+                   KeyError)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if _LIST.value:
+    for name in sorted(presets.PRESETS):
+      print(name)
+    return 0
+  if not _WORKDIR.value:
+    raise app.UsageError("--workdir is required.")
+  try:
+    cfg = presets.apply_overrides(presets.get(_PRESET.value), _SET.value)
+    if _DATA_DIR.value:
+      cfg.data_dir = _DATA_DIR.value
+    if _DOWNLOAD.value:
+      cfg.download = True
+    train(cfg, _WORKDIR.value)
+  except EXPECTED_ERRORS as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,121 @@
+"""Loading CIFAR-10/100 and CelebA from TFDS into memory, offline-friendly."""
+
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from prifa_tf.data import celeba
+from prifa_tf.data.image_set import ImageSet
+
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
+SUPPORTED = ("cifar10", "cifar100", "celeb_a")
+
+
+class DatasetUnavailableError(RuntimeError):
+  """The dataset is not in ``data_dir`` and could not be downloaded."""
+
+
+def default_data_dir() -> Optional[str]:
+  """$PRIFA_TFDS_DIR, else ../shared/tfds beside the checkout if present."""
+  env = os.environ.get("PRIFA_TFDS_DIR")
+  if env:
+    return env
+  here = os.path.dirname(os.path.abspath(__file__))
+  shared = os.path.normpath(os.path.join(here, "..", "..", "..", "shared",
+                                         "tfds"))
+  return shared if os.path.isdir(shared) else None
+
+
+def _missing_message(name, data_dir, download, err):
+  where = data_dir or "~/tensorflow_datasets"
+  how = ("Re-run with --download (needs network), or build it elsewhere and "
+         f"copy the '{name}' folder into {where}.")
+  if name == "celeb_a":
+    how += (" CelebA's images come from Google Drive and TFDS cannot always "
+            "fetch them automatically; see the TFDS celeb_a catalogue page.")
+  return (f"Dataset '{name}' is not available in {where} (download="
+          f"{download}). {how} Underlying error: {type(err).__name__}: {err}")
+
+
+def load_split(name: str, split: str, data_dir: Optional[str] = None,
+               download: bool = False, image_size: Optional[Tuple[int, int]]
+               = None, batch_size: int = 1024) -> ImageSet:
+  """Loads one TFDS split into memory.
+
+  Args:
+    name: "cifar10", "cifar100" or "celeb_a".
+    split: TFDS split string, e.g. "train", "test", "train[:5000]".
+    data_dir: TFDS data directory; default ``default_data_dir()``.
+    download: allow TFDS to download and prepare the data.
+    image_size: optional (H, W) resize (used for CelebA).
+    batch_size: decoding batch size.
+
+  Returns:
+    An ImageSet whose ids are positions in the full split (for slices like
+    "train[100:200]" the ids start at 100).
+
+  Raises:
+    DatasetUnavailableError: the data is missing; the message says how to
+      get it.
+    ValueError: unsupported dataset name.
+  """
+  if name not in SUPPORTED:
+    raise ValueError(f"Unsupported dataset {name!r}; choose from {SUPPORTED}.")
+  data_dir = data_dir if data_dir is not None else default_data_dir()
+  try:
+    ds = tfds.load(name, split=split, data_dir=data_dir, download=download,
+                   shuffle_files=False)
+  except Exception as e:  # pylint: disable=broad-except
+    # TFDS raises DatasetNotFoundError, AssertionError or FileNotFoundError
+    # depending on what is missing.
+    raise DatasetUnavailableError(
+        _missing_message(name, data_dir, download, e)) from e
+
+  def convert(ex):
+    image = ex["image"]
+    if image_size is not None:
+      image = tf.cast(tf.clip_by_value(tf.round(tf.image.resize(
+          image, image_size, antialias=True)), 0, 255), tf.uint8)
+    if name == "celeb_a":
+      label = celeba.attribute_matrix(ex["attributes"])
+      domain = tf.cast(ex["attributes"][celeba.PROTECTED], tf.int32)
+    else:
+      label = tf.cast(ex["label"], tf.int32)
+      domain = tf.constant(-1, tf.int32)
+    return image, label, domain
+
+  images, labels, domains = [], [], []
+  for im, lb, dm in tfds.as_numpy(ds.map(convert).batch(batch_size)):
+    images.append(im)
+    labels.append(lb)
+    domains.append(dm)
+  if not images:
+    raise DatasetUnavailableError(f"Split {split!r} of {name!r} is empty.")
+  offset = _split_offset(split)
+  n = sum(len(x) for x in images)
+  ids = np.arange(offset, offset + n, dtype=np.int64)
+  if name == "celeb_a":
+    return ImageSet(np.concatenate(images), np.concatenate(labels), ids,
+                    num_classes=len(celeba.TARGET_ATTRIBUTES),
+                    domains=np.concatenate(domains))
+  return ImageSet(np.concatenate(images), np.concatenate(labels), ids,
+                  num_classes=NUM_CLASSES[name])
+
+
+def _split_offset(split: str) -> int:
+  """Start index of a TFDS slice like 'train[100:200]' (absolute only)."""
+  if "[" not in split:
+    return 0
+  inner = split[split.index("[") + 1:split.rindex("]")]
+  start = inner.split(":")[0].strip()
+  if not start:
+    return 0
+  if start.endswith("%") or start.startswith("-"):
+    raise ValueError(
+        f"Split {split!r}: only absolute, non-negative slice starts are "
+        "supported, so that example ids stay stable. Use e.g. 'train[:5000]' "
+        "and select subsets with prifa_tf.data.subsets instead.")
+  return int(start)

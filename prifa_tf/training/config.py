@@ -1,0 +1,132 @@
+"""Training configuration (configs as code) and its validation."""
+
+import dataclasses
+import json
+from typing import Optional
+
+DATASETS = ("cifar10", "cifar100", "cifar10s", "cifar100s", "celeb_a")
+SAMPLINGS = ("shuffle", "poisson")
+
+
+class ConfigError(ValueError):
+  """An invalid configuration; the message says which field and why."""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+  """Everything that defines a training run. See README for each field."""
+  # Data.
+  dataset: str = "cifar10"
+  skew: float = 0.95
+  data_dir: Optional[str] = None
+  download: bool = False
+  train_subset: Optional[int] = None
+  test_subset: Optional[int] = None
+  val_size: int = 0
+  image_size: Optional[int] = None  # CelebA resize (square).
+  # Model.
+  model: str = "wrn_16_4"
+  normalization: str = "group"
+  groups: int = 16
+  weight_standardization: bool = True
+  pretrained: Optional[str] = None
+  # Privacy.
+  private: bool = True
+  target_epsilon: Optional[float] = 8.0
+  delta: float = 1e-5
+  noise_multiplier: float = 3.0
+  l2_norm_clip: float = 1.0
+  accountant: str = "rdp"
+  sampling: str = "shuffle"
+  # Optimisation.
+  batch_size: int = 4096
+  physical_batch_size: int = 64
+  steps: Optional[int] = None
+  optimizer: str = "sgd"
+  learning_rate: float = 2.0
+  momentum: float = 0.0
+  weight_decay: float = 0.0
+  augmult: int = 16
+  ema_decay: Optional[float] = 0.999
+  eval_weights: str = "ema"
+  sharpness_rho: float = 0.0
+  per_example: str = "loop"
+  early_stopping_patience: int = 0
+  # Bookkeeping.
+  seed: int = 0
+  noise_seed: Optional[int] = None
+  eval_every: int = 100
+  checkpoint_every: int = 50
+  log_every: int = 10
+
+  # Fields that may change between a run and its resumption.
+  RESUMABLE_CHANGES = ("eval_every", "checkpoint_every", "log_every",
+                       "data_dir", "download")
+
+  def to_dict(self):
+    return dataclasses.asdict(self)
+
+  def to_json(self):
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+  @classmethod
+  def from_dict(cls, d):
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+      raise ConfigError(f"Unknown config fields {sorted(unknown)}.")
+    return cls(**d)
+
+  @property
+  def base_dataset(self) -> str:
+    return {"cifar10s": "cifar10", "cifar100s": "cifar100"}.get(
+        self.dataset, self.dataset)
+
+  @property
+  def skewed(self) -> bool:
+    return self.dataset in ("cifar10s", "cifar100s")
+
+  def validate(self) -> "TrainConfig":
+    """Raises ConfigError on any inconsistent setting; returns self."""
+    def need(cond, msg):
+      if not cond:
+        raise ConfigError(msg)
+    need(self.dataset in DATASETS, f"dataset must be one of {DATASETS}.")
+    need(0.5 < self.skew < 1.0, "skew must be in (0.5, 1).")
+    need(self.sampling in SAMPLINGS, f"sampling must be one of {SAMPLINGS}.")
+    need(self.batch_size >= 1, "batch_size must be >= 1.")
+    need(self.physical_batch_size >= 1, "physical_batch_size must be >= 1.")
+    need(self.augmult >= 0, "augmult must be >= 0.")
+    need(self.learning_rate > 0, "learning_rate must be > 0.")
+    need(self.sharpness_rho >= 0, "sharpness_rho must be >= 0.")
+    need(self.eval_weights in ("last", "ema", "polyak"),
+         "eval_weights must be last, ema or polyak.")
+    need(self.eval_weights == "last" or self.ema_decay is not None,
+         "eval_weights=ema/polyak needs ema_decay (parameter averaging) set.")
+    need(self.ema_decay is None or 0 < self.ema_decay < 1,
+         "ema_decay must be in (0, 1).")
+    need(self.eval_every >= 1 and self.checkpoint_every >= 1 and
+         self.log_every >= 1, "eval/checkpoint/log intervals must be >= 1.")
+    need(self.val_size >= 0, "val_size must be >= 0.")
+    need(self.early_stopping_patience == 0 or self.val_size > 0,
+         "early stopping needs a validation split (val_size > 0).")
+    if self.private:
+      need(self.normalization != "batch",
+           "BatchNorm cannot be used for private training (no per-example "
+           "gradients); use normalization=group or none.")
+      need(self.noise_multiplier > 0, "private training needs "
+           "noise_multiplier > 0 (sigma = 0 has no finite epsilon).")
+      need(self.l2_norm_clip > 0, "l2_norm_clip must be > 0.")
+      need(0 < self.delta < 1, "delta must be in (0, 1).")
+      need(self.target_epsilon is not None or self.steps is not None,
+           "private training needs target_epsilon or steps.")
+      need(self.target_epsilon is None or self.target_epsilon > 0,
+           "target_epsilon must be > 0.")
+      need(self.early_stopping_patience == 0,
+           "early stopping would select on held-out data after the fact; the "
+           "paper uses the privacy budget as the stopping rule for DP runs.")
+    else:
+      need(self.steps is not None and self.steps > 0,
+           "non-private training needs steps > 0.")
+    need(self.steps is None or self.steps > 0, "steps must be > 0.")
+    return self

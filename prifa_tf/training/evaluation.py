@@ -1,0 +1,23 @@
+"""Predictions and accuracy of a model on in-memory image sets."""
+
+import numpy as np
+import tensorflow as tf
+
+from prifa_tf.data import preprocess
+
+
+def predict_logits(model, images, dataset, batch_size=500) -> np.ndarray:
+  """Logits for uint8 images, in batches, inference mode."""
+  @tf.function
+  def run(x):
+    return model(preprocess.standardize(x, dataset), training=False)
+  out = [run(tf.constant(images[i:i + batch_size])).numpy()
+         for i in range(0, len(images), batch_size)]
+  return np.concatenate(out) if out else np.zeros((0,))
+
+
+def accuracy(logits, labels) -> float:
+  """Top-1 accuracy, or mean per-label accuracy for multi-label data."""
+  if labels.ndim == 2:
+    return float(np.mean((logits > 0).astype(int) == labels))
+  return float(np.mean(np.argmax(logits, axis=-1) == labels))

@@ -1,0 +1,398 @@
+"""The training loop: private (DP-SGD / DP-SAT) and non-private (SGD / SAM).
+
+One logical step:
+  1. DP-SAT: perturb w by rho * g~_{t-1} / ||g~_{t-1}|| (from step 1 on).
+     SAM (non-private): a first pass gives g at w; perturb by rho g / ||g||.
+  2. For each physical batch: K augmented views per example, accumulate the
+     (clipped, for DP) per-example gradient sums.
+  3. Noise once, divide by B (DP) / by the example count (non-private).
+  4. Restore w exactly; apply the optimizer; store g~_t (DP-SAT); update the
+     parameter averages; account epsilon.
+
+Everything random is a function of (seed, step), so a run killed at any
+point and restarted with the same command continues exactly.
+"""
+
+import dataclasses
+import math
+import os
+import time
+from typing import Callable, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from prifa_tf import models
+from prifa_tf.data import augment
+from prifa_tf.data import preprocess
+from prifa_tf.optim import averaging
+from prifa_tf.optim import gradient_engine
+from prifa_tf.optim import optimizers
+from prifa_tf.optim import sharpness
+from prifa_tf.privacy import accounting
+from prifa_tf.reporting import results as results_lib
+from prifa_tf.training import batching
+from prifa_tf.training import checkpointing
+from prifa_tf.training import datasets
+from prifa_tf.training import evaluation
+from prifa_tf.training import losses
+from prifa_tf.training.config import ConfigError
+from prifa_tf.training.config import TrainConfig
+
+RESULTS_FILE = "results.json"
+PROGRESS_FILE = "progress.json"
+
+
+class TrainingDivergedError(RuntimeError):
+  """The loss or gradient became NaN/inf; the last checkpoint is kept."""
+
+
+class EarlyStopping(tf.Module):
+  """Best validation accuracy, patience counter and best weights."""
+
+  def __init__(self, variables):
+    super().__init__(name="early_stopping")
+    self.best = tf.Variable(-1.0, trainable=False)
+    self.best_step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.bad_evals = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.weights = [tf.Variable(v, trainable=False, name="best")
+                    for v in variables]
+
+  def observe(self, metric, step, current_weights) -> None:
+    if metric > float(self.best.numpy()):
+      self.best.assign(metric)
+      self.best_step.assign(step)
+      self.bad_evals.assign(0)
+      for b, w in zip(self.weights, current_weights):
+        b.assign(w)
+    else:
+      self.bad_evals.assign_add(1)
+
+
+def build_model(cfg: TrainConfig, num_classes: int, input_shape):
+  wrn = models.named_config(
+      cfg.model, num_classes=num_classes, normalization=cfg.normalization,
+      groups=cfg.groups, weight_standardization=cfg.weight_standardization,
+      input_shape=tuple(input_shape))
+  model = models.build_wide_resnet(wrn, private=cfg.private)
+  if cfg.pretrained:
+    models.load_pretrained(model, cfg.pretrained, seed=cfg.seed)
+  return model
+
+
+@dataclasses.dataclass
+class _Plan:
+  total_steps: int
+  max_private_steps: Optional[int]
+  stop_reason: str
+
+
+def _plan_steps(cfg: TrainConfig, n: int) -> _Plan:
+  if not cfg.private:
+    return _Plan(cfg.steps, None, "steps")
+  if cfg.batch_size > n:
+    raise ConfigError(f"batch_size {cfg.batch_size} exceeds the {n} "
+                      "training examples.")
+  if cfg.target_epsilon is None:
+    return _Plan(cfg.steps, None, "steps")
+  limit = accounting.max_steps(n, cfg.batch_size, cfg.noise_multiplier,
+                               cfg.target_epsilon, cfg.delta, cfg.accountant)
+  if limit == 0:
+    raise ConfigError(
+        f"Even one step exceeds target_epsilon={cfg.target_epsilon} with "
+        f"sigma={cfg.noise_multiplier}, B={cfg.batch_size}, n={n}.")
+  if cfg.steps is None:
+    return _Plan(limit, limit, "privacy_budget")
+  if cfg.steps > limit:
+    return _Plan(limit, limit, "privacy_budget")
+  return _Plan(cfg.steps, limit, "steps")
+
+
+class Trainer:
+  """Runs one configuration in one workdir, resumably.
+
+  Args:
+    cfg: the configuration (validated here).
+    workdir: directory for config.json, checkpoints, TensorBoard logs and
+      results.json.
+    remove_ids: training ids to exclude (Onion-effect experiments).
+    log: progress printer.
+    data: optional prebuilt ``datasets.RunData`` (tests, custom data); by
+      default the data is built from ``cfg``.
+    step_callback: optional ``fn(trainer, step)`` called after every logical
+      step (after any checkpoint of that step).
+  """
+
+  def __init__(self, cfg: TrainConfig, workdir: str, remove_ids=None,
+               log: Callable[[str], None] = print, data=None,
+               step_callback=None):
+    cfg.validate()
+    self.workdir = workdir
+    self.cfg = checkpointing.pin_config(cfg, workdir)
+    self.log = log
+    self.remove_ids = remove_ids
+    self._given_data = data
+    self._step_callback = step_callback
+
+  # ---------------------------------------------------------------- setup --
+  def _setup(self):
+    cfg = self.cfg
+    tf.keras.utils.set_random_seed(cfg.seed)
+    self.data = self._given_data or datasets.build(
+        cfg, remove_ids=self.remove_ids)
+    train = self.data.train
+    self.n = len(train)
+    self.plan = _plan_steps(cfg, self.n)
+    self.views = augment.num_views(cfg.augmult)
+    self.model = build_model(cfg, train.num_classes, train.images.shape[1:])
+    variables = self.model.trainable_variables
+    self.engine = gradient_engine.GradientEngine(
+        self.model, losses.for_labels(train.multilabel), views=self.views,
+        private=cfg.private, l2_norm_clip=cfg.l2_norm_clip,
+        noise_multiplier=cfg.noise_multiplier, strategy=cfg.per_example)
+    self.optimizer = optimizers.make_optimizer(
+        cfg.optimizer, cfg.learning_rate, cfg.momentum, cfg.weight_decay)
+    self.optimizer.build(variables)
+    self.perturbation = sharpness.WeightPerturbation(variables)
+    self.dp_sat = sharpness.DPSATState(variables)
+    self.averages = (averaging.ParameterAverages(variables, cfg.ema_decay)
+                     if cfg.ema_decay else None)
+    self.early = EarlyStopping(variables)
+    self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    parts = dict(step=self.step, model=self.model, optimizer=self.optimizer,
+                 dp_sat=self.dp_sat, early=self.early)
+    if self.averages is not None:
+      parts["averages"] = self.averages
+    self.checkpoint = tf.train.Checkpoint(**parts)
+    self.manager = tf.train.CheckpointManager(
+        self.checkpoint, os.path.join(self.workdir, "checkpoints"),
+        max_to_keep=2)
+    self.sampler = batching.BatchSampler(self.n, cfg.batch_size, cfg.sampling,
+                                         cfg.seed)
+    self.writer = tf.summary.create_file_writer(
+        os.path.join(self.workdir, "tensorboard"))
+    dataset, k = self.data.dataset, cfg.augmult
+
+    @tf.function
+    def prepare(images, seed):
+      return augment.augment_views(preprocess.standardize(images, dataset), k,
+                                   seed)
+    self._prepare = prepare
+
+  # -------------------------------------------------------------- helpers --
+  def epsilon_spent(self, steps: int) -> Optional[float]:
+    cfg = self.cfg
+    if not cfg.private:
+      return None
+    return accounting.epsilon(self.n, cfg.batch_size, cfg.noise_multiplier,
+                              steps, cfg.delta, cfg.accountant)
+
+  def _accumulate_logical_batch(self, step: int, indices, pass_id: int = 0):
+    train = self.data.train
+    for j, (rows, weights) in enumerate(batching.physical_batches(
+        indices, self.cfg.physical_batch_size)):
+      seed = tf.constant([self.cfg.seed, (step * 4096 + j) * 2 + pass_id],
+                         tf.int64)
+      x = self._prepare(tf.constant(train.images[rows]), seed)
+      y = augment.repeat_labels(tf.constant(train.labels[rows]), self.cfg.augmult)
+      self.engine.accumulate(x, y, tf.constant(weights))
+
+  def _logical_step(self, step: int):
+    cfg = self.cfg
+    indices = self.sampler.indices(step)
+    rho = cfg.sharpness_rho
+    if rho > 0 and cfg.private:
+      direction = self.dp_sat.direction()
+      if direction is not None:
+        self.perturbation.perturb(direction, rho)
+    elif rho > 0:  # SAM: the ascent direction is this batch's gradient.
+      self._accumulate_logical_batch(step, indices, pass_id=1)
+      ascent, _ = self.engine.finalize(cfg.batch_size)
+      self.perturbation.perturb(ascent, rho)
+    self._accumulate_logical_batch(step, indices)
+    grads, stats = self.engine.finalize(
+        cfg.batch_size, seed=(cfg.noise_seed % (2**62), step))
+    self.perturbation.restore()
+    finite = math.isfinite(stats["loss"]) and all(
+        bool(tf.reduce_all(tf.math.is_finite(g))) for g in grads)
+    if not finite:
+      raise TrainingDivergedError(
+          f"Non-finite loss or gradient at step {step} (loss={stats['loss']}). "
+          f"The last good checkpoint in {self.workdir} is kept; lower the "
+          "learning rate or check the data.")
+    variables = self.model.trainable_variables
+    self.optimizer.apply_gradients(zip(grads, variables))
+    if cfg.private and rho > 0:
+      self.dp_sat.store(grads)
+    if self.averages is not None:
+      self.averages.update(step)
+    return stats
+
+  def _eval_weights_context(self, which=None):
+    which = which or self.cfg.eval_weights
+    if which == "last" or self.averages is None:
+      return averaging.ParameterAverages.swapped(self.averages, "last") \
+          if self.averages is not None else _null_context()
+    return self.averages.swapped(which)
+
+  def evaluate(self, which=None, include_train=False):
+    """Accuracy of the chosen weights on validation/evaluation sets."""
+    out = {}
+    sets = dict(self.data.evaluation)
+    if self.data.validation is not None:
+      sets["validation"] = self.data.validation
+    if include_train:
+      train = self.data.train
+      sets["train"] = train.take(np.arange(min(len(train), 10000)))
+    with self._eval_weights_context(which):
+      for name, s in sets.items():
+        logits = evaluation.predict_logits(self.model, s.images,
+                                           self.data.dataset)
+        out[f"{name}_accuracy"] = evaluation.accuracy(logits, s.labels)
+    return out
+
+  def _save(self, step):
+    self.manager.save(checkpoint_number=step)
+
+  # ------------------------------------------------------------------ run --
+  def run(self) -> dict:
+    """Trains to the planned step count and writes results.json."""
+    results_path = os.path.join(self.workdir, RESULTS_FILE)
+    if os.path.exists(results_path):
+      done = results_lib.read_json(results_path)
+      if done.get("status") == "completed":
+        self.log(f"{results_path} already complete; nothing to do.")
+        return done
+    self._setup()
+    cfg = self.cfg
+    start = checkpointing.restore_latest(self.manager, self.checkpoint)
+    if start:
+      self.log(f"Resuming from step {start} in {self.workdir}.")
+    self.step.assign(start)
+    total = self.plan.total_steps
+    self.log(f"Training {cfg.model} on {cfg.dataset}: n={self.n}, "
+             f"B={cfg.batch_size}, b={cfg.physical_batch_size}, K={self.views},"
+             f" private={cfg.private}, rho={cfg.sharpness_rho}, steps={total}"
+             + (f", target eps={cfg.target_epsilon}" if cfg.private else ""))
+    t0, wall = time.time(), 0.0
+    stop_reason = self.plan.stop_reason
+    last_stats, step = {}, start
+    step_time = time.time()
+    for step in range(start, total):
+      if self.plan.max_private_steps is not None and \
+          step + 1 > self.plan.max_private_steps:
+        stop_reason = "privacy_budget"  # Defensive: never overrun.
+        break
+      stats = self._logical_step(step)
+      done = step + 1
+      self.step.assign(done)
+      eps = self.epsilon_spent(done)
+      last_stats = stats
+      with self.writer.as_default(step=done):
+        tf.summary.scalar("train/loss", stats["loss"])
+        tf.summary.scalar("train/batch_accuracy", stats["train_accuracy"])
+        tf.summary.scalar("train/learning_rate", cfg.learning_rate)
+        if eps is not None:
+          tf.summary.scalar("privacy/epsilon", eps)
+          for key in ("clipped_fraction", "grad_norm_mean", "grad_norm_max"):
+            tf.summary.scalar(f"privacy/{key}", stats[key])
+      if done % cfg.log_every == 0 or done == total:
+        rate = cfg.log_every * cfg.batch_size * self.views / max(
+            time.time() - step_time, 1e-9)
+        step_time = time.time()
+        self.log(f"step {done}/{total} loss={stats['loss']:.4f} "
+                 f"batch_acc={stats['train_accuracy']:.3f}"
+                 + (f" eps={eps:.3f}" if eps is not None else "")
+                 + (f" clipped={stats['clipped_fraction']:.2f}"
+                    if cfg.private else "") + f" ({rate:.0f} views/s)")
+      stop_early = False
+      if done % cfg.eval_every == 0 or done == total:
+        metrics = self.evaluate()
+        with self.writer.as_default(step=done):
+          for k, v in metrics.items():
+            tf.summary.scalar(f"eval/{k}", v)
+        self.log(f"eval step {done}: " + ", ".join(
+            f"{k}={v:.4f}" for k, v in metrics.items()))
+        if cfg.early_stopping_patience and "validation_accuracy" in metrics:
+          with self._eval_weights_context():
+            self.early.observe(metrics["validation_accuracy"], done,
+                               self.model.trainable_variables)
+          if int(self.early.bad_evals.numpy()) >= cfg.early_stopping_patience:
+            stop_early = True
+      if done % cfg.checkpoint_every == 0 or done == total or stop_early:
+        self._save(done)
+        results_lib.write_json_atomic(
+            os.path.join(self.workdir, PROGRESS_FILE),
+            {"step": done, "total_steps": total, "epsilon": eps,
+             "last_batch": stats})
+      if self._step_callback is not None:
+        self._step_callback(self, done)
+      if stop_early:
+        stop_reason = "early_stopping"
+        break
+    wall = time.time() - t0
+    self.writer.flush()
+    return self._finish(int(self.step.numpy()), stop_reason, last_stats, wall)
+
+  def _finish(self, steps, stop_reason, last_stats, wall):
+    cfg = self.cfg
+    if stop_reason == "early_stopping" or (
+        cfg.early_stopping_patience and int(self.early.best_step.numpy())):
+      # Evaluate the best weights found on validation.
+      for v, b in zip(self.model.trainable_variables, self.early.weights):
+        v.assign(b)
+      final = self.evaluate("last", include_train=True)
+      weights_used = f"best_validation@{int(self.early.best_step.numpy())}"
+    else:
+      final = self.evaluate(include_train=True)
+      weights_used = cfg.eval_weights
+    last = self.evaluate("last") if weights_used != "last" else None
+    eps = self.epsilon_spent(steps)
+    weights_path = os.path.join(self.workdir, "final_eval.weights.h5")
+    with self._eval_weights_context(
+        "last" if weights_used.startswith("best") else None):
+      tmp = weights_path + ".tmp.h5"
+      self.model.save_weights(tmp)
+      os.replace(tmp, weights_path)
+    results = {
+        "status": "completed",
+        "config": cfg.to_dict(),
+        "steps": steps,
+        "stop_reason": stop_reason,
+        "num_train_examples": self.n,
+        "metrics": final,
+        "metrics_last_weights": last,
+        "eval_weights": weights_used,
+        "privacy": None if not cfg.private else {
+            "epsilon": eps, "target_epsilon": cfg.target_epsilon,
+            "delta": cfg.delta, "noise_multiplier": cfg.noise_multiplier,
+            "l2_norm_clip": cfg.l2_norm_clip, "accountant": cfg.accountant,
+            "sampling_assumed_by_accountant": "poisson",
+            "sampling_used": cfg.sampling,
+            "sampling_rate": cfg.batch_size / self.n,
+            "noise_draws": int(self.engine.noise_draws.numpy()),
+        },
+        "last_batch": last_stats,
+        "seed": cfg.seed,
+        "wall_time_s_this_session": wall,
+        "weights_file": os.path.basename(weights_path),
+    }
+    results_lib.write_json_atomic(os.path.join(self.workdir, RESULTS_FILE),
+                                  results)
+    self.log("final: " + ", ".join(f"{k}={v:.4f}" for k, v in final.items())
+             + (f", eps={eps:.3f}" if eps is not None else "")
+             + f" ({stop_reason} after {steps} steps)")
+    return results
+
+
+class _null_context:
+  def __enter__(self):
+    return None
+
+  def __exit__(self, *a):
+    return False
+
+
+def train(cfg: TrainConfig, workdir: str, **kwargs) -> dict:
+  """Convenience wrapper: ``Trainer(cfg, workdir, **kwargs).run()``."""
+  return Trainer(cfg, workdir, **kwargs).run()

@@ -1,0 +1,49 @@
+"""Small synthetic data and models shared by the tests."""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from prifa_tf.data.image_set import ImageSet
+from prifa_tf.training import datasets
+
+
+def quiet_tf():
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+  tf.get_logger().setLevel("ERROR")
+
+
+def synthetic_set(n=64, size=16, classes=10, seed=0, id_offset=0):
+  """Learnable toy images: class c has a bright channel-dependent blob."""
+  rng = np.random.default_rng(seed)
+  labels = np.arange(n) % classes
+  rng.shuffle(labels)
+  images = rng.integers(0, 60, size=(n, size, size, 3)).astype(np.uint8)
+  for i, c in enumerate(labels):
+    images[i, (c % 4) * size // 4:(c % 4 + 1) * size // 4, :, c % 3] = 250
+  return ImageSet(images, labels.astype(np.int32),
+                  np.arange(id_offset, id_offset + n, dtype=np.int64), classes)
+
+
+def synthetic_run_data(n=64, size=16, classes=10, seed=0):
+  return datasets.RunData(
+      train=synthetic_set(n, size, classes, seed),
+      validation=None,
+      evaluation={"test": synthetic_set(32, size, classes, seed + 1, 10_000)},
+      dataset="cifar10")
+
+
+def tiny_model(num_classes=10, size=16, seed=0):
+  """WRN-10-1 on small images (fast enough for per-example tests)."""
+  from prifa_tf import models  # pylint: disable=g-import-not-at-top
+  tf.keras.utils.set_random_seed(seed)
+  cfg = models.named_config("wrn_10_1", num_classes=num_classes,
+                            input_shape=(size, size, 3))
+  return models.build_wide_resnet(cfg, private=True)
+
+
+def tfds_dir():
+  """The real TFDS directory (with cifar10) or None."""
+  d = os.environ.get("PRIFA_TFDS_DIR")
+  return d if d and os.path.isdir(os.path.join(d, "cifar10")) else None

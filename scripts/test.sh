@@ -13,7 +13,10 @@ fi
 export PRIFA_TFDS_DIR="${PRIFA_TFDS_DIR:-}"
 config=()
 # Debian's bazel-bootstrap cannot download rules_cc & co.: use its mock repos.
-[ -d /usr/src/bazel-bootstrap/mock_repos ] && config=(--config=offline)
+if [ -d /usr/src/bazel-bootstrap/mock_repos ]; then
+  config=(--config=offline
+    "--override_repository=remote_coverage_tools=$PWD/third_party/bazel_offline/remote_coverage_tools")
+fi
 bazel test "${config[@]}" //tests/... "$@"
 status=$?
 python3 scripts/summarize_tests.py "$(bazel info "${config[@]}" bazel-testlogs 2>/dev/null)" \

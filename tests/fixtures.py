@@ -47,3 +47,40 @@ def tfds_dir():
   """The real TFDS directory (with cifar10) or None."""
   d = os.environ.get("PRIFA_TFDS_DIR")
   return d if d and os.path.isdir(os.path.join(d, "cifar10")) else None
+
+
+def private_config(**overrides):
+  """A tiny private TrainConfig for trainer-level tests (synthetic data)."""
+  from prifa_tf.training.config import TrainConfig  # pylint: disable=g-import-not-at-top
+  base = dict(
+      dataset="cifar10", model="wrn_10_1", private=True, target_epsilon=None,
+      steps=3, batch_size=8, physical_batch_size=4, noise_multiplier=1.0,
+      l2_norm_clip=1.0, learning_rate=0.5, momentum=0.0, augmult=0,
+      ema_decay=None, eval_weights="last", sharpness_rho=0.0,
+      per_example="loop", noise_seed=123, seed=0, eval_every=1000,
+      checkpoint_every=1000, log_every=1000)
+  base.update(overrides)
+  return TrainConfig(**base)
+
+
+def make_trainer(workdir, data=None, distribution=None, **overrides):
+  from prifa_tf.training import trainer  # pylint: disable=g-import-not-at-top
+  return trainer.Trainer(private_config(**overrides), workdir,
+                         data=data or synthetic_run_data(n=32),
+                         log=lambda _: None, distribution=distribution)
+
+
+def use_logical_cpus(n):
+  """Splits the CPU into n logical devices; call before any TF op."""
+  cpu = tf.config.list_physical_devices("CPU")[0]
+  tf.config.set_logical_device_configuration(
+      cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+
+
+def mirrored(replicas):
+  return tf.distribute.MirroredStrategy(
+      [f"/cpu:{i}" for i in range(replicas)])
+
+
+def final_weights(trainer_obj):
+  return [v.numpy().copy() for v in trainer_obj.model.trainable_variables]

@@ -7,6 +7,12 @@ N(0, sigma^2 C^2) is added **once** and the result divided by B. TF-Privacy's
 ``gradient_accumulation_steps`` instead noises every micro-step, which this
 engine avoids (README, "Fidelity notes").
 
+Under a ``tf.distribute`` strategy with R replicas, each replica computes
+the clipped sum of its b / R examples; the sums are all-reduced (SUM) and
+noise is added once, in cross-replica context, from the step's seed. The
+result is the single-device result: neither the update nor the noise scales
+with R (TF-Privacy's optimizers scale both).
+
 Non-private training accumulates plain per-example loss gradients and
 divides by the number of real examples.
 """
@@ -16,29 +22,25 @@ import tensorflow as tf
 from prifa_tf.privacy import noise as noise_lib
 from prifa_tf.privacy import per_example
 
-
-def _example_losses(model, loss_fn, x, y, views, training=True):
-  """Loss per example: mean over its ``views`` contiguous rows."""
-  logits = model(x, training=training)
-  losses = loss_fn(y, logits)
-  return tf.reduce_mean(tf.reshape(losses, [-1, views]), axis=1), logits
+_SUM_STATS = ("examples", "clipped", "norm_sum", "loss_sum", "correct")
 
 
 class GradientEngine(tf.Module):
   """Accumulates gradient sums over physical batches of a logical batch.
 
   Args:
-    model: Keras model mapping images to logits.
+    model: Keras model mapping images to logits (built under ``strategy``).
     loss_fn: per-row loss ``loss_fn(labels, logits) -> [rows]``.
     views: rows per example (augmentation multiplicity, >= 1).
     private: clip and noise (DP-SGD) or not.
     l2_norm_clip: C.
     noise_multiplier: sigma.
     strategy: per-example gradient strategy (see privacy.per_example).
+    distribution: optional tf.distribute.Strategy; default the current one.
   """
 
   def __init__(self, model, loss_fn, views=1, private=True, l2_norm_clip=1.0,
-               noise_multiplier=0.0, strategy="loop"):
+               noise_multiplier=0.0, strategy="auto", distribution=None):
     super().__init__(name="gradient_engine")
     self.model = model
     self.loss_fn = loss_fn
@@ -46,68 +48,126 @@ class GradientEngine(tf.Module):
     self.private = bool(private)
     self.l2_norm_clip = float(l2_norm_clip)
     self.noise_multiplier = float(noise_multiplier)
-    self._clipped_sum = per_example.get_strategy(strategy)
-    variables = model.trainable_variables
-    self.sums = [tf.Variable(tf.zeros_like(v), trainable=False,
-                             name="grad_sum") for v in variables]
-    # Statistics of the current logical batch.
-    self.examples = tf.Variable(0.0, trainable=False)
-    self.clipped = tf.Variable(0.0, trainable=False)
-    self.norm_sum = tf.Variable(0.0, trainable=False)
-    self.norm_max = tf.Variable(0.0, trainable=False)
-    self.loss_sum = tf.Variable(0.0, trainable=False)
-    self.correct = tf.Variable(0.0, trainable=False)
-    # Number of noise draws ever made (tested: one per logical batch).
-    self.noise_draws = tf.Variable(0, dtype=tf.int64, trainable=False)
-    self.accumulate = tf.function(self._accumulate)
+    self.strategy_name = per_example.resolve(strategy)
+    self._clipped_sum = per_example.get_strategy(self.strategy_name)
+    self.distribution = distribution or tf.distribute.get_strategy()
+    self.replicas = self.distribution.num_replicas_in_sync
+    with self.distribution.scope():
+      self.sums = [tf.Variable(tf.zeros_like(v), trainable=False,
+                               name="grad_sum")
+                   for v in model.trainable_variables]
+      # Statistics of the current logical batch.
+      self.stats = {k: tf.Variable(0.0, trainable=False, name=k)
+                    for k in _SUM_STATS + ("norm_max",)}
+      # Number of noise draws ever made (tested: one per logical batch).
+      self.noise_draws = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self._accumulate_single = tf.function(self._accumulate_single_fn)
+    self._accumulate_replicated = tf.function(self._accumulate_replicated_fn)
     self._finalize_fn = tf.function(self._finalize)
 
-  def _accumulate(self, x, y, weights):
-    """Adds one physical batch. ``weights`` is 1 for real examples, 0 for pad.
+  @property
+  def examples(self):
+    return self.stats["examples"]
 
-    Returns:
-      Per-example losses [n] (for logging).
-    """
+  # ------------------------------------------------------------ per shard --
+  def _local(self, x, y, weights):
+    """Gradient sum and statistics of one (shard of a) physical batch."""
     weights = tf.cast(weights, tf.float32)
     variables = self.model.trainable_variables
     if self.private:
-      sums, norms = self._clipped_sum(self.model, self.loss_fn, x, y, weights,
-                                      self.views, self.l2_norm_clip)
+      sums, norms, losses, logits = self._clipped_sum(
+          self.model, self.loss_fn, x, y, weights, self.views,
+          self.l2_norm_clip)
       real = weights > 0
       real_norms = tf.boolean_mask(norms, real)
-      self.clipped.assign_add(tf.reduce_sum(
-          tf.cast(real_norms > self.l2_norm_clip, tf.float32)))
-      self.norm_sum.assign_add(tf.reduce_sum(real_norms))
-      self.norm_max.assign(tf.maximum(self.norm_max, tf.reduce_max(
-          tf.concat([real_norms, [0.0]], 0))))
-      losses, logits = _example_losses(self.model, self.loss_fn, x, y,
-                                       self.views, training=False)
+      clipped = tf.reduce_sum(tf.cast(real_norms > self.l2_norm_clip,
+                                      tf.float32))
+      norm_sum = tf.reduce_sum(real_norms)
+      norm_max = tf.reduce_max(tf.concat([real_norms, [0.0]], 0))
     else:
       with tf.GradientTape() as tape:
-        losses, logits = _example_losses(self.model, self.loss_fn, x, y,
-                                         self.views)
+        all_logits = self.model(x, training=True)
+        losses = tf.reduce_mean(tf.reshape(
+            self.loss_fn(y, all_logits), [-1, self.views]), axis=1)
         total = tf.reduce_sum(losses * weights)
       sums = tape.gradient(total, variables,
                            unconnected_gradients=tf.UnconnectedGradients.ZERO)
-    for acc, g in zip(self.sums, sums):
-      acc.assign_add(g)
-    self.examples.assign_add(tf.reduce_sum(weights))
-    self.loss_sum.assign_add(tf.reduce_sum(losses * weights))
+      logits = all_logits[::self.views]
+      clipped = norm_sum = norm_max = tf.constant(0.0)
+    correct = tf.constant(0.0)
     if y.shape.rank == 1:  # single-label: training accuracy on view 0.
       pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
-      hit = tf.cast(tf.equal(pred, tf.cast(y, tf.int32)), tf.float32)
-      hit = tf.reshape(hit, [-1, self.views])[:, 0]
-      self.correct.assign_add(tf.reduce_sum(hit * weights))
-    return losses
+      hit = tf.cast(tf.equal(pred, tf.cast(y[::self.views], tf.int32)),
+                    tf.float32)
+      correct = tf.reduce_sum(hit * weights)
+    stats = dict(examples=tf.reduce_sum(weights), clipped=clipped,
+                 norm_sum=norm_sum, loss_sum=tf.reduce_sum(losses * weights),
+                 correct=correct, norm_max=norm_max)
+    return sums, stats
 
+  def _add(self, sums, stats):
+    for acc, g in zip(self.sums, sums):
+      acc.assign_add(g)
+    for k in _SUM_STATS:
+      self.stats[k].assign_add(stats[k])
+    self.stats["norm_max"].assign(tf.maximum(self.stats["norm_max"],
+                                             stats["norm_max"]))
+
+  def _accumulate_single_fn(self, x, y, weights):
+    self._add(*self._local(x, y, weights))
+
+  def _accumulate_replicated_fn(self, x, y, weights):
+    def local(x, y, weights):
+      sums, stats = self._local(x, y, weights)
+      # ReduceOp has no MAX: put this replica's max (>= 0) in its own slot.
+      slot = tf.distribute.get_replica_context().replica_id_in_sync_group
+      stats["norm_max"] = tf.one_hot(slot, self.replicas) * stats["norm_max"]
+      return sums, stats
+    sums, stats = self.distribution.run(local, args=(x, y, weights))
+    total = lambda t: self.distribution.reduce(tf.distribute.ReduceOp.SUM, t,
+                                               axis=None)
+    reduced = {k: total(stats[k]) for k in _SUM_STATS}
+    reduced["norm_max"] = tf.reduce_max(total(stats["norm_max"]))
+    self._add([total(s) for s in sums], reduced)
+
+  def _shard(self, x, y, weights):
+    b = int(weights.shape[0])
+    if b % self.replicas:
+      raise ValueError(
+          f"physical_batch_size {b} must be divisible by the {self.replicas} "
+          "replicas, so every replica gets whole examples (all their views).")
+    per = b // self.replicas
+    rows = per * self.views
+
+    def value(ctx, t, size):
+      i = ctx.replica_id_in_sync_group
+      return t[i * size:(i + 1) * size]
+    distribute = self.distribution.experimental_distribute_values_from_function
+    return (distribute(lambda c: value(c, x, rows)),
+            distribute(lambda c: value(c, y, rows)),
+            distribute(lambda c: value(c, weights, per)))
+
+  def accumulate(self, x, y, weights):
+    """Adds one physical batch. ``weights`` is 1 for real examples, 0 for pad.
+
+    Args:
+      x: [b * views, H, W, C] images, an example's views contiguous.
+      y: [b * views] (or [b * views, L]) labels.
+      weights: [b] floats.
+    """
+    if self.replicas == 1:
+      self._accumulate_single(x, y, weights)
+    else:
+      self._accumulate_replicated(*self._shard(x, y, weights))
+
+  # ------------------------------------------------------------ finalize --
   def _finalize(self, denominator, seed):
     grads = [tf.identity(s) for s in self.sums]
     if self.private:
       grads = noise_lib.add_gaussian_noise(grads, self.l2_norm_clip,
                                            self.noise_multiplier, seed)
       self.noise_draws.assign_add(1)
-    grads = [g / tf.cast(denominator, g.dtype) for g in grads]
-    return grads
+    return [g / tf.cast(denominator, g.dtype) for g in grads]
 
   def finalize(self, denominator, seed=(0, 0)):
     """Privatises the accumulated sum once and returns the mean gradient.
@@ -121,27 +181,23 @@ class GradientEngine(tf.Module):
       (list of gradient tensors, dict of batch statistics). Accumulators are
       reset afterwards.
     """
-    examples = float(self.examples.numpy())
+    s = {k: float(v.numpy()) for k, v in self.stats.items()}
+    examples = max(s["examples"], 1.0)
     if not self.private:
-      denominator = max(examples, 1.0)
+      denominator = examples
     grads = self._finalize_fn(tf.constant(denominator, tf.float32),
                               tf.constant(seed, tf.int64))
-    stats = {
-        "examples": examples,
-        "loss": float(self.loss_sum.numpy()) / max(examples, 1.0),
-        "train_accuracy": float(self.correct.numpy()) / max(examples, 1.0),
-    }
+    stats = {"examples": s["examples"], "loss": s["loss_sum"] / examples,
+             "train_accuracy": s["correct"] / examples}
     if self.private:
-      stats.update(
-          clipped_fraction=float(self.clipped.numpy()) / max(examples, 1.0),
-          grad_norm_mean=float(self.norm_sum.numpy()) / max(examples, 1.0),
-          grad_norm_max=float(self.norm_max.numpy()))
+      stats.update(clipped_fraction=s["clipped"] / examples,
+                   grad_norm_mean=s["norm_sum"] / examples,
+                   grad_norm_max=s["norm_max"])
     self.reset()
     return grads, stats
 
   def reset(self):
-    for s in self.sums:
-      s.assign(tf.zeros_like(s))
-    for v in (self.examples, self.clipped, self.norm_sum, self.norm_max,
-              self.loss_sum, self.correct):
+    for acc in self.sums:
+      acc.assign(tf.zeros_like(acc))
+    for v in self.stats.values():
       v.assign(0.0)

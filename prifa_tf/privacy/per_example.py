@@ -1,29 +1,32 @@
 """Clipped sums of per-example gradients: the replaceable part of DP-SGD.
 
-Each strategy maps a physical batch to ``(sum_i w_i * clip(g_i), norms)``,
-where ``g_i`` is the gradient of example i's loss. With augmentation
-multiplicity K the batch holds K contiguous views per example and an
-example's loss is the *mean* over its views, so its gradient is the mean of
-the K view gradients and is clipped once (De et al. 2022).
+Each strategy maps a physical batch to ``(sum_i w_i * clip(g_i), norms,
+losses, logits)``, where ``g_i`` is the gradient of example i's loss, and
+``losses``/``logits`` (per example; logits of its first view) come from the
+same forward pass, for logging. With augmentation multiplicity K the batch
+holds K contiguous views per example and an example's loss is the *mean*
+over its views, so its gradient is the mean of the K view gradients and is
+clipped once (De et al. 2022).
 
 Strategies:
   * ``loop``: a tf.while_loop over examples, accumulating clipped gradients.
-    Memory O(parameters); fastest on CPU.
+    Memory O(parameters), no per-example copies; fastest on CPU.
   * ``vectorized``: ``tf.vectorized_map`` over examples, materialising all
     per-example gradients, as TF-Privacy's vectorized optimizers do. Suited
     to accelerators.
+  * ``auto``: ``vectorized`` when a GPU is visible, else ``loop``.
 """
 
 import tensorflow as tf
 
 from prifa_tf.privacy import clipping
 
-STRATEGIES = ("loop", "vectorized")
+STRATEGIES = ("auto", "loop", "vectorized")
 
 
 def _example_loss(model, loss_fn, x_views, y_views):
   logits = model(x_views, training=True)
-  return tf.reduce_mean(loss_fn(y_views, logits))
+  return tf.reduce_mean(loss_fn(y_views, logits)), logits[0]
 
 
 def _split_views(x, y, k):
@@ -39,9 +42,11 @@ def clipped_sum_loop(model, loss_fn, x, y, weights, views, l2_norm_clip):
   xs, ys, n = _split_views(x, y, views)
   acc = [tf.zeros_like(v) for v in variables]
   norms = tf.TensorArray(tf.float32, size=n)
+  losses = tf.TensorArray(tf.float32, size=n)
+  logits = tf.TensorArray(tf.float32, size=n)
   for i in tf.range(n):
     with tf.GradientTape() as tape:
-      loss = _example_loss(model, loss_fn, xs[i], ys[i])
+      loss, logit = _example_loss(model, loss_fn, xs[i], ys[i])
     grads = tape.gradient(loss, variables,
                           unconnected_gradients=tf.UnconnectedGradients.ZERO)
     norm = tf.linalg.global_norm(grads)
@@ -49,20 +54,23 @@ def clipped_sum_loop(model, loss_fn, x, y, weights, views, l2_norm_clip):
         weights[i], tf.float32)
     acc = [a + factor * g for a, g in zip(acc, grads)]
     norms = norms.write(i, norm)
-  return acc, norms.stack()
+    losses = losses.write(i, loss)
+    logits = logits.write(i, logit)
+  return acc, norms.stack(), losses.stack(), logits.stack()
 
 
 def per_example_gradients(model, loss_fn, x, y, views):
-  """All per-example gradients, [n, *shape] per variable (vectorized)."""
+  """Per-example gradients [n, *shape] per variable, losses, logits."""
   variables = model.trainable_variables
   xs, ys, _ = _split_views(x, y, views)
 
   def one(args):
     xv, yv = args
     with tf.GradientTape() as tape:
-      loss = _example_loss(model, loss_fn, xv, yv)
-    return tape.gradient(loss, variables,
-                         unconnected_gradients=tf.UnconnectedGradients.ZERO)
+      loss, logit = _example_loss(model, loss_fn, xv, yv)
+    grads = tape.gradient(loss, variables,
+                          unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return grads, loss, logit
 
   return tf.vectorized_map(one, (xs, ys))
 
@@ -70,15 +78,22 @@ def per_example_gradients(model, loss_fn, x, y, views):
 def clipped_sum_vectorized(model, loss_fn, x, y, weights, views,
                            l2_norm_clip):
   """Vectorized strategy; see module docstring."""
-  grads = per_example_gradients(model, loss_fn, x, y, views)
-  return clipping.clipped_weighted_sum(grads, l2_norm_clip, weights)
+  grads, losses, logits = per_example_gradients(model, loss_fn, x, y, views)
+  summed, norms = clipping.clipped_weighted_sum(grads, l2_norm_clip, weights)
+  return summed, norms, losses, logits
+
+
+def resolve(name: str) -> str:
+  """Maps ``auto`` to the strategy suited to the visible devices."""
+  if name not in STRATEGIES:
+    raise ValueError(f"Unknown per-example strategy {name!r}; choose one of "
+                     f"{STRATEGIES}.")
+  if name == "auto":
+    return "vectorized" if tf.config.list_physical_devices("GPU") else "loop"
+  return name
 
 
 def get_strategy(name: str):
   """Returns the clipped-sum function called ``name``."""
-  if name == "loop":
-    return clipped_sum_loop
-  if name == "vectorized":
-    return clipped_sum_vectorized
-  raise ValueError(f"Unknown per-example strategy {name!r}; choose one of "
-                   f"{STRATEGIES}.")
+  name = resolve(name)
+  return clipped_sum_loop if name == "loop" else clipped_sum_vectorized

@@ -50,7 +50,7 @@ class TrainConfig:
   ema_decay: Optional[float] = 0.999
   eval_weights: str = "ema"
   sharpness_rho: float = 0.0
-  per_example: str = "loop"
+  per_example: str = "auto"
   early_stopping_patience: int = 0
   # Bookkeeping.
   seed: int = 0

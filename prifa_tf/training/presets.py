@@ -16,29 +16,28 @@ CIFAR10_SIGMA = {1: 10.0, 2: 6.0, 4: 4.0, 8: 3.0}
 CIFAR100_SIGMA = {1: 21.1, 2: 15.8, 4: 12.0, 8: 9.4}
 
 
-def _cifar10_private(eps, rho):
-  return TrainConfig(
-      dataset="cifar10", model="wrn_16_4", private=True, target_epsilon=eps,
-      noise_multiplier=CIFAR10_SIGMA[eps], batch_size=4096, augmult=16,
-      learning_rate=2.0, ema_decay=0.999, eval_weights="ema",
-      sharpness_rho=rho, physical_batch_size=256)
+# Per dataset: model, B, sigma per epsilon, SAT radius, lr, physical batch.
+_PRIVATE = {
+    "cifar10": ("wrn_16_4", 4096, CIFAR10_SIGMA, 0.05, 2.0, 256),
+    "cifar100": ("wrn_28_10", 16384, CIFAR100_SIGMA, 0.03, 4.0, 64),
+}
 
 
-def _cifar100_private(eps, rho):
+def _private(dataset, eps, sat):
+  model, batch, sigmas, radius, lr, physical = _PRIVATE[dataset]
   return TrainConfig(
-      dataset="cifar100", model="wrn_28_10", private=True, target_epsilon=eps,
-      noise_multiplier=CIFAR100_SIGMA[eps], batch_size=16384, augmult=16,
-      learning_rate=4.0, ema_decay=0.999, eval_weights="ema",
-      sharpness_rho=rho, physical_batch_size=64)
+      dataset=dataset, model=model, private=True, target_epsilon=eps,
+      noise_multiplier=sigmas[eps], batch_size=batch, augmult=16,
+      learning_rate=lr, ema_decay=0.999, eval_weights="ema",
+      sharpness_rho=radius if sat else 0.0, physical_batch_size=physical)
 
 
 def _presets():
   p = {}
-  for eps in (1, 2, 4, 8):
-    p[f"cifar10_dpsat_eps{eps}"] = _cifar10_private(eps, 0.05)
-    p[f"cifar10_dpsgd_eps{eps}"] = _cifar10_private(eps, 0.0)
-    p[f"cifar100_dpsat_eps{eps}"] = _cifar100_private(eps, 0.03)
-    p[f"cifar100_dpsgd_eps{eps}"] = _cifar100_private(eps, 0.0)
+  for dataset in _PRIVATE:
+    for eps in (1, 2, 4, 8):
+      p[f"{dataset}_dpsat_eps{eps}"] = _private(dataset, eps, sat=True)
+      p[f"{dataset}_dpsgd_eps{eps}"] = _private(dataset, eps, sat=False)
   p["cifar10_nonprivate_sam"] = TrainConfig(
       dataset="cifar10", model="wrn_16_4", private=False, batch_size=32,
       physical_batch_size=32, augmult=16, learning_rate=0.01, momentum=0.9,

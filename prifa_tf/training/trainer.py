@@ -121,11 +121,14 @@ class Trainer:
       default the data is built from ``cfg``.
     step_callback: optional ``fn(trainer, step)`` called after every logical
       step (after any checkpoint of that step).
+    distribution: optional tf.distribute.Strategy (e.g. MirroredStrategy).
+      Results do not depend on the replica count, so it is not part of the
+      config and a run may resume on another number of devices.
   """
 
   def __init__(self, cfg: TrainConfig, workdir: str, remove_ids=None,
                log: Callable[[str], None] = print, data=None,
-               step_callback=None):
+               step_callback=None, distribution=None):
     cfg.validate()
     self.workdir = workdir
     self.cfg = checkpointing.pin_config(cfg, workdir)
@@ -133,9 +136,14 @@ class Trainer:
     self.remove_ids = remove_ids
     self._given_data = data
     self._step_callback = step_callback
+    self.distribution = distribution or tf.distribute.get_strategy()
 
   # ---------------------------------------------------------------- setup --
   def _setup(self):
+    with self.distribution.scope():
+      self._setup_in_scope()
+
+  def _setup_in_scope(self):
     cfg = self.cfg
     tf.keras.utils.set_random_seed(cfg.seed)
     self.data = self._given_data or datasets.build(
@@ -149,7 +157,8 @@ class Trainer:
     self.engine = gradient_engine.GradientEngine(
         self.model, losses.for_labels(train.multilabel), views=self.views,
         private=cfg.private, l2_norm_clip=cfg.l2_norm_clip,
-        noise_multiplier=cfg.noise_multiplier, strategy=cfg.per_example)
+        noise_multiplier=cfg.noise_multiplier, strategy=cfg.per_example,
+        distribution=self.distribution)
     self.optimizer = optimizers.make_optimizer(
         cfg.optimizer, cfg.learning_rate, cfg.momentum, cfg.weight_decay)
     self.optimizer.build(variables)
@@ -272,7 +281,9 @@ class Trainer:
     total = self.plan.total_steps
     self.log(f"Training {cfg.model} on {cfg.dataset}: n={self.n}, "
              f"B={cfg.batch_size}, b={cfg.physical_batch_size}, K={self.views},"
-             f" private={cfg.private}, rho={cfg.sharpness_rho}, steps={total}"
+             f" private={cfg.private}, rho={cfg.sharpness_rho}, steps={total},"
+             f" per-example={self.engine.strategy_name},"
+             f" replicas={self.engine.replicas}"
              + (f", target eps={cfg.target_epsilon}" if cfg.private else ""))
     t0, wall = time.time(), 0.0
     stop_reason = self.plan.stop_reason

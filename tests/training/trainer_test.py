@@ -1,0 +1,106 @@
+"""The resumable trainer: kill/resume, budget guard, bad input."""
+
+import os
+
+from absl.testing import absltest
+import numpy as np
+
+from prifa_tf.privacy import accounting
+from prifa_tf.reporting import results as results_lib
+from prifa_tf.training import checkpointing
+from prifa_tf.training import config as config_lib
+from prifa_tf.training import trainer as trainer_lib
+from tests import fixtures
+
+class TrainerTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    fixtures.quiet_tf()
+
+  def test_budget_guard_stops_at_target(self):
+    workdir = self.create_tempdir().full_path
+    trainer = fixtures.make_trainer(workdir, target_epsilon=3.0, steps=10_000,
+                                    noise_multiplier=2.0)
+    res = trainer.run()
+    limit = accounting.max_steps(32, 8, 2.0, 3.0, 1e-5)
+    self.assertEqual(res["steps"], limit)
+    self.assertEqual(res["stop_reason"], "privacy_budget")
+    self.assertLessEqual(res["privacy"]["epsilon"], 3.0)
+    self.assertGreater(accounting.epsilon(32, 8, 2.0, limit + 1, 1e-5), 3.0)
+    self.assertEqual(res["privacy"]["noise_draws"], limit)  # Once per step.
+
+  def test_results_file(self):
+    workdir = self.create_tempdir().full_path
+    res = fixtures.make_trainer(workdir, steps=2, ema_decay=0.9,
+                                eval_weights="ema").run()
+    on_disk = results_lib.read_json(os.path.join(workdir, "results.json"))
+    self.assertEqual(on_disk["status"], "completed")
+    self.assertEqual(on_disk["steps"], 2)
+    self.assertAlmostEqual(on_disk["privacy"]["epsilon"],
+                           accounting.epsilon(32, 8, 1.0, 2, 1e-5))
+    self.assertEqual(on_disk["privacy"]["sampling_assumed_by_accountant"],
+                     "poisson")
+    self.assertIn("test_accuracy", on_disk["metrics"])
+    self.assertIn("train_accuracy", on_disk["metrics"])
+    self.assertIsNotNone(on_disk["metrics_last_weights"])
+    self.assertEqual(res["config"]["noise_seed"], 123)
+    self.assertTrue(os.listdir(os.path.join(workdir, "tensorboard")))
+
+  def test_config_mismatch_refused(self):
+    workdir = self.create_tempdir().full_path
+    fixtures.make_trainer(workdir, steps=1).run()
+    with self.assertRaisesRegex(checkpointing.WorkdirError,
+                                "different config.*learning_rate"):
+      fixtures.make_trainer(workdir, steps=1, learning_rate=0.1)
+
+  def test_corrupt_checkpoint_clear_error_and_nothing_lost(self):
+    workdir = self.create_tempdir().full_path
+    fixtures.make_trainer(workdir, steps=2, checkpoint_every=1).run()
+    os.remove(os.path.join(workdir, "results.json"))
+    ckpt_dir = os.path.join(workdir, "checkpoints")
+    data_files = [f for f in os.listdir(ckpt_dir) if ".data-" in f]
+    for f in data_files:
+      with open(os.path.join(ckpt_dir, f), "wb") as fh:
+        fh.write(b"garbage")
+    before = sorted(os.listdir(ckpt_dir))
+    with self.assertRaisesRegex(checkpointing.WorkdirError,
+                                "corrupt or incompatible"):
+      fixtures.make_trainer(workdir, steps=2, checkpoint_every=1).run()
+    self.assertEqual(sorted(os.listdir(ckpt_dir)), before)
+
+  def test_nan_loss_stops_and_keeps_checkpoint(self):
+    workdir = self.create_tempdir().full_path
+    with self.assertRaisesRegex(trainer_lib.TrainingDivergedError,
+                                "Non-finite"):
+      fixtures.make_trainer(workdir, private=False, steps=30,
+                            learning_rate=1e30, checkpoint_every=1).run()
+    self.assertFalse(os.path.exists(os.path.join(workdir, "results.json")))
+    self.assertTrue(os.listdir(os.path.join(workdir, "checkpoints")))
+
+  def test_early_stopping_non_private(self):
+    workdir = self.create_tempdir().full_path
+    data = fixtures.synthetic_run_data(n=32)
+    data.validation = fixtures.synthetic_set(16, seed=5, id_offset=500)
+    res = fixtures.make_trainer(
+        workdir, data=data, private=False, steps=200, val_size=16,
+        early_stopping_patience=2, eval_every=1, learning_rate=1e-6).run()
+    self.assertEqual(res["stop_reason"], "early_stopping")
+    self.assertLess(res["steps"], 200)
+    self.assertTrue(res["eval_weights"].startswith("best_validation@"))
+
+  def test_config_validation(self):
+    with self.assertRaisesRegex(config_lib.ConfigError, "BatchNorm"):
+      fixtures.private_config(normalization="batch").validate()
+    with self.assertRaisesRegex(config_lib.ConfigError, "noise_multiplier"):
+      fixtures.private_config(noise_multiplier=0.0).validate()
+    with self.assertRaisesRegex(config_lib.ConfigError, "validation split"):
+      fixtures.private_config(private=False, early_stopping_patience=3
+                              ).validate()
+    with self.assertRaisesRegex(config_lib.ConfigError, "one step exceeds"):
+      fixtures.make_trainer(self.create_tempdir().full_path, steps=None,
+                            target_epsilon=0.01).run()
+
+
+if __name__ == "__main__":
+  absltest.main()

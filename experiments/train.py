@@ -5,7 +5,8 @@ r"""Trains one configuration (private or not) into a resumable workdir.
       --set=physical_batch_size=128 --set=per_example=vectorized
 
 Re-running the same command after an interruption resumes from the last
-checkpoint. Results land in WORKDIR/results.json, TensorBoard logs in
+checkpoint. --distribution=mirrored / multi_worker spreads each physical
+batch over replicas; the result equals the single-device one. Results land in WORKDIR/results.json, TensorBoard logs in
 WORKDIR/tensorboard. --list_presets prints the presets.
 """
 
@@ -17,6 +18,7 @@ from absl import flags
 from prifa_tf.data import DatasetUnavailableError
 from prifa_tf.models import CheckpointImportError
 from prifa_tf.training import ConfigError
+from prifa_tf.training import distribution
 from prifa_tf.training import presets
 from prifa_tf.training import train
 from prifa_tf.training import TrainingDivergedError
@@ -29,6 +31,12 @@ _SET = flags.DEFINE_multi_string(
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _DOWNLOAD = flags.DEFINE_bool("download", False, "Let TFDS download data.")
 _LIST = flags.DEFINE_bool("list_presets", False, "Print presets and exit.")
+_DISTRIBUTION = flags.DEFINE_enum(
+    "distribution", "none", distribution.KINDS,
+    "none; mirrored (all local GPUs, or --cpu_replicas logical CPUs); "
+    "multi_worker (needs TF_CONFIG). Results do not depend on it.")
+_CPU_REPLICAS = flags.DEFINE_integer(
+    "cpu_replicas", 0, "With --distribution=mirrored: N logical CPU devices.")
 
 EXPECTED_ERRORS = (ConfigError, DatasetUnavailableError, WorkdirError,
                    TrainingDivergedError, CheckpointImportError, ValueError,
@@ -45,12 +53,14 @@ def main(argv):
   if not _WORKDIR.value:
     raise app.UsageError("--workdir is required.")
   try:
+    strategy = distribution.make_strategy(_DISTRIBUTION.value,
+                                          _CPU_REPLICAS.value)
     cfg = presets.apply_overrides(presets.get(_PRESET.value), _SET.value)
     if _DATA_DIR.value:
       cfg.data_dir = _DATA_DIR.value
     if _DOWNLOAD.value:
       cfg.download = True
-    train(cfg, _WORKDIR.value)
+    train(cfg, _WORKDIR.value, distribution=strategy)
   except EXPECTED_ERRORS as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

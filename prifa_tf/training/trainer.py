@@ -34,6 +34,7 @@ from prifa_tf.reporting import results as results_lib
 from prifa_tf.training import batching
 from prifa_tf.training import checkpointing
 from prifa_tf.training import datasets
+from prifa_tf.training import distribution as distribution_lib
 from prifa_tf.training import evaluation
 from prifa_tf.training import losses
 from prifa_tf.training.config import ConfigError
@@ -130,13 +131,20 @@ class Trainer:
                log: Callable[[str], None] = print, data=None,
                step_callback=None, distribution=None):
     cfg.validate()
+    self.distribution = distribution or tf.distribute.get_strategy()
+    self.chief = distribution_lib.is_chief(self.distribution)
     self.workdir = workdir
-    self.cfg = checkpointing.pin_config(cfg, workdir)
-    self.log = log
+    if self.chief:
+      self.cfg = checkpointing.pin_config(cfg, workdir)
+    elif cfg.noise_seed is None:
+      raise ConfigError("Multi-worker training needs an explicit noise_seed "
+                        "so that every worker draws the same noise.")
+    else:
+      self.cfg = cfg
+    self.log = log if self.chief else (lambda _: None)
     self.remove_ids = remove_ids
     self._given_data = data
     self._step_callback = step_callback
-    self.distribution = distribution or tf.distribute.get_strategy()
 
   # ---------------------------------------------------------------- setup --
   def _setup(self):
@@ -173,13 +181,20 @@ class Trainer:
     if self.averages is not None:
       parts["averages"] = self.averages
     self.checkpoint = tf.train.Checkpoint(**parts)
-    self.manager = tf.train.CheckpointManager(
-        self.checkpoint, os.path.join(self.workdir, "checkpoints"),
-        max_to_keep=2)
+    # Every worker saves (TF requires it); non-chief workers into scratch
+    # directories. All restore from the chief's directory (shared storage).
+    ckpt_dir = os.path.join(self.workdir, "checkpoints")
+    self.restore_manager = tf.train.CheckpointManager(
+        self.checkpoint, ckpt_dir, max_to_keep=2)
+    self.manager = self.restore_manager if self.chief else \
+        tf.train.CheckpointManager(self.checkpoint, os.path.join(
+            self.workdir, ".scratch",
+            distribution_lib.task_name(self.distribution)), max_to_keep=1)
     self.sampler = batching.BatchSampler(self.n, cfg.batch_size, cfg.sampling,
                                          cfg.seed)
     self.writer = tf.summary.create_file_writer(
-        os.path.join(self.workdir, "tensorboard"))
+        os.path.join(self.workdir, "tensorboard")) if self.chief else \
+        tf.summary.create_noop_writer()
     dataset, k = self.data.dataset, cfg.augmult
 
     @tf.function
@@ -274,7 +289,8 @@ class Trainer:
         return done
     self._setup()
     cfg = self.cfg
-    start = checkpointing.restore_latest(self.manager, self.checkpoint)
+    start = checkpointing.restore_latest(self.restore_manager,
+                                         self.checkpoint)
     if start:
       self.log(f"Resuming from step {start} in {self.workdir}.")
     self.step.assign(start)
@@ -332,6 +348,8 @@ class Trainer:
             stop_early = True
       if done % cfg.checkpoint_every == 0 or done == total or stop_early:
         self._save(done)
+      if self.chief and (done % cfg.checkpoint_every == 0 or done == total
+                         or stop_early):
         results_lib.write_json_atomic(
             os.path.join(self.workdir, PROGRESS_FILE),
             {"step": done, "total_steps": total, "epsilon": eps,
@@ -359,13 +377,27 @@ class Trainer:
       weights_used = cfg.eval_weights
     last = self.evaluate("last") if weights_used != "last" else None
     eps = self.epsilon_spent(steps)
-    weights_path = os.path.join(self.workdir, "final_eval.weights.h5")
+    results = self._results(steps, stop_reason, last_stats, wall, final,
+                            last, weights_used, eps)
+    if not self.chief:
+      return results
+    weights_path = os.path.join(self.workdir, results["weights_file"])
     with self._eval_weights_context(
         "last" if weights_used.startswith("best") else None):
       tmp = weights_path + ".tmp.h5"
       self.model.save_weights(tmp)
       os.replace(tmp, weights_path)
-    results = {
+    results_lib.write_json_atomic(os.path.join(self.workdir, RESULTS_FILE),
+                                  results)
+    self.log("final: " + ", ".join(f"{k}={v:.4f}" for k, v in final.items())
+             + (f", eps={eps:.3f}" if eps is not None else "")
+             + f" ({stop_reason} after {steps} steps)")
+    return results
+
+  def _results(self, steps, stop_reason, last_stats, wall, final, last,
+               weights_used, eps):
+    cfg = self.cfg
+    return {
         "status": "completed",
         "config": cfg.to_dict(),
         "steps": steps,
@@ -386,14 +418,9 @@ class Trainer:
         "last_batch": last_stats,
         "seed": cfg.seed,
         "wall_time_s_this_session": wall,
-        "weights_file": os.path.basename(weights_path),
+        "replicas": self.engine.replicas,
+        "weights_file": "final_eval.weights.h5",
     }
-    results_lib.write_json_atomic(os.path.join(self.workdir, RESULTS_FILE),
-                                  results)
-    self.log("final: " + ", ".join(f"{k}={v:.4f}" for k, v in final.items())
-             + (f", eps={eps:.3f}" if eps is not None else "")
-             + f" ({stop_reason} after {steps} steps)")
-    return results
 
 
 class _null_context:

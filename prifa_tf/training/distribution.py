@@ -1,0 +1,56 @@
+"""tf.distribute strategies for training, and who writes files.
+
+* ``none``: the default strategy (one device).
+* ``mirrored``: MirroredStrategy over all local GPUs, or over N logical CPU
+  devices with ``cpu_replicas=N`` (for tests and demonstrations).
+* ``multi_worker``: MultiWorkerMirroredStrategy, configured by the TF_CONFIG
+  environment variable of each worker (README, "Several machines").
+
+Results never depend on the number of replicas (see optim.gradient_engine).
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+KINDS = ("none", "mirrored", "multi_worker")
+
+
+def make_strategy(kind: str = "none", cpu_replicas: int = 0):
+  """Builds the strategy ``kind``; call before any other TF work."""
+  if kind not in KINDS:
+    raise ValueError(f"distribution must be one of {KINDS}; got {kind!r}.")
+  if kind == "none":
+    return tf.distribute.get_strategy()
+  if kind == "mirrored":
+    if cpu_replicas:
+      cpu = tf.config.list_physical_devices("CPU")[0]
+      tf.config.set_logical_device_configuration(
+          cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_replicas)
+      return tf.distribute.MirroredStrategy(
+          [f"/cpu:{i}" for i in range(cpu_replicas)])
+    return tf.distribute.MirroredStrategy()
+  if "TF_CONFIG" not in os.environ:
+    raise ValueError("distribution=multi_worker needs the TF_CONFIG "
+                     "environment variable (cluster and this task).")
+  return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def is_chief(strategy) -> bool:
+  """Whether this process writes results, logs and the real checkpoints."""
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return True
+  if resolver.task_type == "chief":
+    return True
+  cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+  return (resolver.task_type == "worker" and resolver.task_id == 0 and
+          "chief" not in cluster)
+
+
+def task_name(strategy) -> str:
+  resolver = getattr(strategy, "cluster_resolver", None)
+  if resolver is None or not resolver.task_type:
+    return "local"
+  return f"{resolver.task_type}{resolver.task_id}"

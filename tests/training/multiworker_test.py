@@ -1,0 +1,71 @@
+"""Two worker processes on localhost train together like one process."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+from absl.testing import absltest
+import numpy as np
+
+from prifa_tf.reporting import results as results_lib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+WORKER = os.path.join(ROOT, "tests", "training", "multiworker_worker.py")
+
+
+def free_ports(n):
+  socks = [socket.socket() for _ in range(n)]
+  for s in socks:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in socks]
+  for s in socks:
+    s.close()
+  return ports
+
+
+class MultiWorkerTest(absltest.TestCase):
+
+  def test_two_workers_match_single_process(self):
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+    single = self.create_tempdir("single").full_path
+    ref = subprocess.run([sys.executable, WORKER, single, "--single"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    self.assertEqual(ref.returncode, 0, ref.stderr[-3000:])
+
+    shared = self.create_tempdir("cluster").full_path
+    hosts = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    procs = []
+    for i in range(2):
+      tf_config = {"cluster": {"worker": hosts},
+                   "task": {"type": "worker", "index": i}}
+      procs.append(subprocess.Popen(
+          [sys.executable, WORKER, shared],
+          env=dict(env, TF_CONFIG=json.dumps(tf_config)),
+          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+      try:
+        _, err = p.communicate(timeout=600)
+      except subprocess.TimeoutExpired:
+        for q in procs:
+          q.kill()
+        self.fail("multi-worker training timed out")
+      self.assertEqual(p.returncode, 0, err[-3000:])
+
+    want = np.load(os.path.join(single, "weights_local.npy"))
+    for task in ("worker0", "worker1"):
+      got = np.load(os.path.join(shared, f"weights_{task}.npy"))
+      np.testing.assert_allclose(got, want, atol=1e-5)
+    a = results_lib.read_json(os.path.join(single, "results.json"))
+    b = results_lib.read_json(os.path.join(shared, "results.json"))
+    self.assertEqual(b["replicas"], 2)
+    self.assertEqual(a["privacy"]["epsilon"], b["privacy"]["epsilon"])
+    self.assertEqual(a["steps"], b["steps"])
+    # Only the chief wrote the real checkpoints and results.
+    self.assertTrue(os.listdir(os.path.join(shared, "checkpoints")))
+
+
+if __name__ == "__main__":
+  absltest.main()

@@ -384,7 +384,7 @@ class Trainer:
     weights_path = os.path.join(self.workdir, results["weights_file"])
     with self._eval_weights_context(
         "last" if weights_used.startswith("best") else None):
-      tmp = weights_path + ".tmp.h5"
+      tmp = weights_path[:-3] + ".tmp.h5"
       self.model.save_weights(tmp)
       os.replace(tmp, weights_path)
     results_lib.write_json_atomic(os.path.join(self.workdir, RESULTS_FILE),
@@ -419,7 +419,7 @@ class Trainer:
         "seed": cfg.seed,
         "wall_time_s_this_session": wall,
         "replicas": self.engine.replicas,
-        "weights_file": "final_eval.weights.h5",
+        "weights_file": "final_eval_weights.h5",  # HDF5, by layer name.
     }
 
 

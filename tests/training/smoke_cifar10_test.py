@@ -41,6 +41,19 @@ class SmokeCifar10Test(absltest.TestCase):
     if res["privacy"] is not None:
       self.assertLessEqual(res["privacy"]["epsilon"],
                            res["privacy"]["target_epsilon"])
+    if _PRESET.value == "smoke":  # train -> evaluate, through the binaries.
+      ev = subprocess.run(
+          [sys.executable, os.path.join(ROOT, "experiments", "evaluate.py"),
+           f"--workdir={workdir}", "--attacks=threshold,lr",
+           "--max_examples=2000"],
+          env=env, capture_output=True, text=True, timeout=900)
+      print(ev.stdout[-2000:])
+      self.assertEqual(ev.returncode, 0, ev.stderr[-3000:])
+      for name in ("eval.json", "attacks.csv", "risk_scores.csv",
+                   "mia_roc.png", "risk_score_hist.png"):
+        self.assertTrue(os.path.exists(os.path.join(workdir, name)), name)
+      report = results_lib.read_json(os.path.join(workdir, "eval.json"))
+      self.assertAlmostEqual(report["utility"]["test_accuracy"], acc)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,51 @@
+r"""Evaluates a finished training run: accuracy, MIA, risk scores, bias, HS.
+
+  python experiments/evaluate.py --workdir=runs/demo
+  python experiments/evaluate.py --workdir=runs/c10 --attacks=all \
+      --backend=loky --max_examples=10000
+
+Writes eval.json, attacks.csv, risk_scores.csv, mia_roc.png,
+risk_score_hist.png and TensorBoard scalars into the workdir, and prints a
+compact table.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from prifa_tf import attacks
+from prifa_tf.data import DatasetUnavailableError
+from prifa_tf.evaluation import run_evaluation
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "A completed training run.")
+_ATTACKS = flags.DEFINE_list(
+    "attacks", ["threshold", "threshold_entropy", "lr", "mlp"],
+    f"Attacks to run, or 'all' for {', '.join(attacks.ALL_ATTACKS)}.")
+_BACKEND = flags.DEFINE_enum(
+    "backend", None, ["loky", "threading", "multiprocessing"],
+    "joblib backend for the trained attacks (default: one thread).")
+_MAX = flags.DEFINE_integer(
+    "max_examples", None, "At most this many members and non-members.")
+_SEED = flags.DEFINE_integer("seed", 0, "Attack seed.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if not _WORKDIR.value:
+    raise app.UsageError("--workdir is required.")
+  chosen = (attacks.ALL_ATTACKS if _ATTACKS.value == ["all"]
+            else _ATTACKS.value)
+  try:
+    run_evaluation.evaluate_workdir(_WORKDIR.value, chosen, _BACKEND.value,
+                                    _MAX.value, _SEED.value)
+  except (run_evaluation.EvaluationError, DatasetUnavailableError,
+          ValueError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,159 @@
+"""Membership inference through TF-Privacy's ``membership_inference_attack``.
+
+Members are the examples a model was trained on (after any removal),
+non-members held-out examples. Every attack is run separately so that each
+reports its wall time; TF-Privacy's trained attacks (LR, MLP, RF, KNN)
+grid-search scikit-learn models and dominate the cost, so a joblib backend
+(``backend="loky"`` or ``"threading"``) parallelises them and
+``max_examples`` bounds the sets they see.
+
+TF-Privacy draws its attacker splits from NumPy's global RNG: ``run`` seeds
+it, so results are reproducible.
+"""
+
+import dataclasses
+import time
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures as ds
+from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import membership_inference_attack as mia
+
+ATTACKS = {
+    "threshold": ds.AttackType.THRESHOLD_ATTACK,
+    "threshold_entropy": ds.AttackType.THRESHOLD_ENTROPY_ATTACK,
+    "lr": ds.AttackType.LOGISTIC_REGRESSION,
+    "mlp": ds.AttackType.MULTI_LAYERED_PERCEPTRON,
+    "rf": ds.AttackType.RANDOM_FOREST,
+    "knn": ds.AttackType.K_NEAREST_NEIGHBORS,
+}
+ALL_ATTACKS = tuple(ATTACKS)
+
+
+@dataclasses.dataclass
+class MembershipData:
+  """Model outputs on members and non-members, with their example ids."""
+  logits_train: np.ndarray
+  labels_train: np.ndarray
+  ids_train: np.ndarray
+  logits_test: np.ndarray
+  labels_test: np.ndarray
+  ids_test: np.ndarray
+
+  def subsample(self, max_examples: Optional[int], seed: int):
+    """At most ``max_examples`` members and as many non-members (seeded)."""
+    if not max_examples:
+      return self
+    rng = np.random.default_rng(seed)
+
+    def pick(n):
+      return np.sort(rng.choice(n, min(n, max_examples), replace=False))
+    a, b = pick(len(self.ids_train)), pick(len(self.ids_test))
+    return MembershipData(self.logits_train[a], self.labels_train[a],
+                          self.ids_train[a], self.logits_test[b],
+                          self.labels_test[b], self.ids_test[b])
+
+  def attack_input(self) -> ds.AttackInputData:
+    return ds.AttackInputData(
+        logits_train=self.logits_train, logits_test=self.logits_test,
+        labels_train=self.labels_train.astype(np.int64),
+        labels_test=self.labels_test.astype(np.int64))
+
+
+@dataclasses.dataclass
+class AttackOutcome:
+  name: str
+  auc: float
+  attacker_advantage: float
+  ppv: float
+  epsilon_lower_bound: float
+  wall_time_s: float
+  # Membership score of every member, aligned with MembershipData.ids_train,
+  # and of every non-member, aligned with ids_test.
+  member_scores: np.ndarray
+  nonmember_scores: np.ndarray
+
+  def row(self) -> Dict[str, float]:
+    return {"attack": self.name, "auc": self.auc,
+            "attacker_advantage": self.attacker_advantage, "ppv": self.ppv,
+            "epsilon_lower_bound": self.epsilon_lower_bound,
+            "wall_time_s": self.wall_time_s}
+
+
+def _epsilon_lower_bound(result) -> float:
+  bounds = result.get_epsilon_lower_bound()
+  values = np.asarray(bounds, dtype=float).ravel() if bounds is not None \
+      else np.array([])
+  values = values[np.isfinite(values)]
+  return float(values.max()) if values.size else 0.0
+
+
+def run(data: MembershipData, attacks: Sequence[str] = ALL_ATTACKS,
+        backend: Optional[str] = None, seed: int = 0,
+        balance: bool = True) -> Dict[str, AttackOutcome]:
+  """Runs the named attacks; returns an outcome per attack.
+
+  Args:
+    data: model outputs on members and non-members.
+    attacks: names from ``ALL_ATTACKS``.
+    backend: joblib backend for the trained attacks (None: one thread).
+    seed: seeds NumPy's global RNG, which TF-Privacy uses.
+    balance: balance the attacker's member/non-member training sets.
+
+  Raises:
+    ValueError: unknown attack name.
+  """
+  unknown = [a for a in attacks if a not in ATTACKS]
+  if unknown:
+    raise ValueError(f"Unknown attacks {unknown}; choose from {ALL_ATTACKS}.")
+  attack_input = data.attack_input()
+  out = {}
+  for name in attacks:
+    np.random.seed(seed)
+    t0 = time.perf_counter()
+    results = mia.run_attacks(attack_input, attack_types=[ATTACKS[name]],
+                              balance_attacker_training=balance,
+                              backend=backend)
+    elapsed = time.perf_counter() - t0
+    if not results.single_attack_results:
+      raise ValueError(f"Attack {name} could not run (too few examples).")
+    r = results.single_attack_results[0]
+    scores = np.asarray(r.membership_scores_train, dtype=float)
+    if len(scores) != len(data.ids_train):
+      raise AssertionError("TF-Privacy returned member scores of another "
+                           "length; ids would be misaligned.")
+    out[name] = AttackOutcome(
+        name=name, auc=float(r.get_auc()),
+        attacker_advantage=float(r.get_attacker_advantage()),
+        ppv=float(r.get_ppv()),
+        epsilon_lower_bound=_epsilon_lower_bound(r),
+        wall_time_s=elapsed, member_scores=scores,
+        nonmember_scores=np.asarray(r.membership_scores_test, dtype=float))
+  return out
+
+
+def membership_probabilities(data: MembershipData):
+  """Song & Mittal privacy risk scores.
+
+  Returns:
+    (scores of members in ids_train order, of non-members in ids_test order).
+  """
+  res = mia.run_membership_probability_analysis(data.attack_input())
+  r = res.membership_prob_results[0]
+  return (np.asarray(r.train_membership_probs),
+          np.asarray(r.test_membership_probs))
+
+
+def top_risk_ids(ids: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+  """The ``k`` ids with the highest risk score (ties: smaller id first)."""
+  order = np.lexsort((ids, -np.asarray(scores)))
+  return np.asarray(ids)[order[:k]]
+
+
+def headline(outcomes: Dict[str, AttackOutcome]) -> Dict[str, float]:
+  """The paper's figures: MLP AUC and the maximum AUC over attacks."""
+  out = {"max_auc": max(o.auc for o in outcomes.values()),
+         "max_auc_attack": max(outcomes.values(), key=lambda o: o.auc).name}
+  if "mlp" in outcomes:
+    out["mlp_auc"] = outcomes["mlp"].auc
+  return out

@@ -1,0 +1,220 @@
+"""Three-way evaluation of a finished training run: utility, privacy, fairness.
+
+Reads a workdir written by ``training.Trainer`` and writes beside it:
+``eval.json`` (every metric, epsilon, config), ``attacks.csv`` (one row per
+attack), ``risk_scores.csv`` (per training id: each trained attack's
+membership score and the Song & Mittal membership probability), TensorBoard
+scalars under ``tensorboard/eval`` and ROC / score-histogram plots.
+
+Members are the training examples of the run; non-members are the held-out
+test set (COLOR for CIFAR-S). Every CIFAR model is also scored on the
+COLOR/GRAY pair of the test set, so Eq. 1's bias and the Harmonic Score are
+defined for models trained on unbiased data too.
+"""
+
+import csv
+import io
+import os
+from typing import Optional, Sequence
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np
+from sklearn import metrics as skm
+import tensorflow as tf
+
+from prifa_tf import attacks as attacks_lib
+from prifa_tf import fairness
+from prifa_tf import metrics
+from prifa_tf.data import skewed
+from prifa_tf.reporting import results as results_lib
+from prifa_tf.training import datasets
+from prifa_tf.training import evaluation
+from prifa_tf.training import trainer as trainer_lib
+from prifa_tf.training.config import TrainConfig
+
+EVAL_FILE = "eval.json"
+
+
+class EvaluationError(RuntimeError):
+  """The workdir cannot be evaluated (unfinished run, missing weights)."""
+
+
+def _write_text_atomic(path, text):
+  tmp = path + ".tmp"
+  with open(tmp, "w") as f:
+    f.write(text)
+  os.replace(tmp, path)
+
+
+def _csv(rows, columns):
+  buf = io.StringIO()
+  writer = csv.DictWriter(buf, fieldnames=columns)
+  writer.writeheader()
+  for r in rows:
+    writer.writerow(r)
+  return buf.getvalue()
+
+
+def _plots(outcomes, member_probs, nonmember_probs, out_dir):
+  fig, ax = plt.subplots(figsize=(4.5, 4.5))
+  for name, o in outcomes.items():
+    scores_n = o.nonmember_scores
+    labels = np.r_[np.ones(len(o.member_scores)), np.zeros(len(scores_n))]
+    fpr, tpr, _ = skm.roc_curve(labels, np.r_[o.member_scores, scores_n])
+    ax.plot(fpr, tpr, label=f"{name} (AUC {o.auc:.3f})")
+  ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+  ax.set_xlabel("false positive rate")
+  ax.set_ylabel("true positive rate")
+  ax.set_title("Membership inference ROC")
+  ax.legend(fontsize=7)
+  fig.tight_layout()
+  fig.savefig(os.path.join(out_dir, "mia_roc.png"), dpi=120)
+  plt.close(fig)
+  fig, ax = plt.subplots(figsize=(4.5, 3.2))
+  bins = np.linspace(0, 1, 21)
+  ax.hist(member_probs, bins=bins, alpha=0.6, label="members", density=True)
+  ax.hist(nonmember_probs, bins=bins, alpha=0.6, label="non-members",
+          density=True)
+  ax.set_xlabel("membership probability (privacy risk score)")
+  ax.legend()
+  fig.tight_layout()
+  fig.savefig(os.path.join(out_dir, "risk_score_hist.png"), dpi=120)
+  plt.close(fig)
+
+
+def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
+                                                             "mlp"),
+                     backend: Optional[str] = None,
+                     max_examples: Optional[int] = None, seed: int = 0,
+                     data: Optional[datasets.RunData] = None,
+                     log=print) -> dict:
+  """Evaluates the run in ``workdir``; returns what eval.json holds.
+
+  Args:
+    workdir: a completed training workdir.
+    attacks: TF-Privacy attacks to run (``attacks.ALL_ATTACKS``).
+    backend: joblib backend for the trained attacks.
+    max_examples: bound on members and on non-members given to the attacks.
+    seed: attack seed.
+    data: prebuilt data (tests); default: rebuilt from the run's config.
+    log: progress printer.
+  """
+  res_path = os.path.join(workdir, trainer_lib.RESULTS_FILE)
+  if not os.path.exists(res_path):
+    raise EvaluationError(f"{workdir} has no {trainer_lib.RESULTS_FILE}: "
+                          "train (or finish training) first.")
+  run = results_lib.read_json(res_path)
+  if run.get("status") != "completed":
+    raise EvaluationError(f"The run in {workdir} is not complete.")
+  cfg = TrainConfig.from_dict(run["config"])
+  weights = os.path.join(workdir, run["weights_file"])
+  if not os.path.exists(weights):
+    raise EvaluationError(f"Missing weights file {weights}.")
+  data = data or datasets.build(cfg)
+  if data.train.multilabel:
+    raise EvaluationError(
+        "Multi-label (CelebA) evaluation is not implemented yet; see README "
+        "'Status'.")
+  model = trainer_lib.build_model(cfg, data.train.num_classes,
+                                  data.train.images.shape[1:])
+  model.load_weights(weights)
+
+  def logits(s):
+    return evaluation.predict_logits(model, s.images, data.dataset)
+
+  test_name = next(iter(data.evaluation))
+  test = data.evaluation[test_name]
+  logits_train, logits_test = logits(data.train), logits(test)
+  train_acc = evaluation.accuracy(logits_train, data.train.labels)
+  test_acc = evaluation.accuracy(logits_test, test.labels)
+  members = attacks_lib.MembershipData(
+      logits_train, data.train.labels, data.train.ids, logits_test,
+      test.labels, test.ids).subsample(max_examples, seed)
+  log(f"Attacking with {len(members.ids_train)} members and "
+      f"{len(members.ids_test)} non-members: {', '.join(attacks)}")
+  outcomes = attacks_lib.run(members, attacks, backend=backend, seed=seed)
+  probs, nonmember_probs = attacks_lib.membership_probabilities(members)
+
+  # Utility and fairness on the COLOR / GRAY pair of the test set.
+  color, gray = skewed.make_domain_test_sets(test)
+  pred_c = np.argmax(logits(color), -1)
+  pred_g = np.argmax(logits(gray), -1)
+  domain = fairness.domain_accuracies(pred_c, pred_g, test.labels)
+  bias = fairness.skew_bias(pred_c, pred_g, test.num_classes)
+  head = attacks_lib.headline(outcomes)
+  auc = head.get("mlp_auc", head["max_auc"])
+  accuracy = domain["mean_accuracy"] if cfg.skewed else test_acc
+  advantage = max(o.attacker_advantage for o in outcomes.values())
+  report = {
+      "workdir": os.path.abspath(workdir),
+      "config": cfg.to_dict(),
+      "privacy_budget": run["privacy"],
+      "utility": {"train_accuracy": train_acc, "test_accuracy": test_acc,
+                  "generalization_gap": metrics.generalization_gap(
+                      train_acc, test_acc), **domain},
+      "attacks": {n: o.row() for n, o in outcomes.items()},
+      "mia": {**head, "auc_used_for_hs": auc,
+              "max_attacker_advantage": advantage,
+              "members": len(members.ids_train),
+              "non_members": len(members.ids_test)},
+      "fairness": {"skew_bias": bias},
+      "harmonic_score": metrics.harmonic_score(accuracy, auc, bias),
+      "harmonic_score_inputs": {"accuracy": accuracy, "auc": auc,
+                                "bias": bias},
+      "p1_score": metrics.p1_score(accuracy, advantage),
+      "top_risk_ids": attacks_lib.top_risk_ids(
+          members.ids_train, probs, min(20, len(probs))).tolist(),
+  }
+  _write_outputs(workdir, report, outcomes, members, probs, nonmember_probs)
+  log(format_table(report))
+  return report
+
+
+def _write_outputs(workdir, report, outcomes, members, probs,
+                   nonmember_probs):
+  rows = [o.row() for o in outcomes.values()]
+  _write_text_atomic(os.path.join(workdir, "attacks.csv"),
+                     _csv(rows, list(rows[0])))
+  risk_rows = []
+  for i, example_id in enumerate(members.ids_train):
+    row = {"id": int(example_id), "membership_probability": probs[i]}
+    for n, o in outcomes.items():
+      row[f"{n}_score"] = o.member_scores[i]
+    risk_rows.append(row)
+  _write_text_atomic(os.path.join(workdir, "risk_scores.csv"),
+                     _csv(risk_rows, list(risk_rows[0])))
+  _plots(outcomes, probs, nonmember_probs, workdir)
+  writer = tf.summary.create_file_writer(
+      os.path.join(workdir, "tensorboard", "eval"))
+  with writer.as_default(step=int(results_lib.read_json(os.path.join(
+      workdir, trainer_lib.RESULTS_FILE))["steps"])):
+    for n, o in outcomes.items():
+      tf.summary.scalar(f"mia/{n}_auc", o.auc)
+    tf.summary.scalar("fairness/skew_bias", report["fairness"]["skew_bias"])
+    tf.summary.scalar("harmonic_score", report["harmonic_score"])
+  writer.flush()
+  results_lib.write_json_atomic(os.path.join(workdir, EVAL_FILE), report)
+
+
+def format_table(report) -> str:
+  """A compact text table of the evaluation."""
+  u, m = report["utility"], report["mia"]
+  lines = [f"{'attack':>18} {'AUC':>6} {'adv':>6} {'PPV':>6} {'eps_lb':>7} "
+           f"{'time_s':>7}"]
+  for row in report["attacks"].values():
+    lines.append(f"{row['attack']:>18} {row['auc']:6.3f} "
+                 f"{row['attacker_advantage']:6.3f} {row['ppv']:6.3f} "
+                 f"{row['epsilon_lower_bound']:7.3f} {row['wall_time_s']:7.1f}")
+  eps = (report["privacy_budget"] or {}).get("epsilon")
+  lines.append(
+      f"train acc {u['train_accuracy']:.4f}  test acc {u['test_accuracy']:.4f}"
+      f"  gap {u['generalization_gap']:.4f}  color|gray "
+      f"{u['color_accuracy']:.4f}|{u['gray_accuracy']:.4f}")
+  lines.append(
+      f"bias {report['fairness']['skew_bias']:.4f}  MIA AUC (HS) "
+      f"{m['auc_used_for_hs']:.4f}  HS {report['harmonic_score']:.4f}  "
+      f"P1 {report['p1_score']:.4f}  eps "
+      + (f"{eps:.3f}" if eps is not None else "n/a (non-private)"))
+  return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""train -> evaluate on synthetic data writes every file, consistently."""
+
+import csv
+import os
+
+from absl.testing import absltest
+import numpy as np
+
+from prifa_tf import metrics
+from prifa_tf.evaluation import run_evaluation
+from prifa_tf.reporting import results as results_lib
+from tests import fixtures
+
+
+class RunEvaluationTest(absltest.TestCase):
+
+  def test_end_to_end(self):
+    fixtures.quiet_tf()
+    workdir = self.create_tempdir().full_path
+    data = fixtures.synthetic_run_data(n=48)
+    fixtures.make_trainer(workdir, data=data, steps=3, ema_decay=0.9,
+                          eval_weights="ema").run()
+    report = run_evaluation.evaluate_workdir(
+        workdir, ["threshold", "threshold_entropy", "lr"], data=data,
+        log=lambda _: None)
+    for name in ("eval.json", "attacks.csv", "risk_scores.csv",
+                 "mia_roc.png", "risk_score_hist.png"):
+      self.assertTrue(os.path.exists(os.path.join(workdir, name)), name)
+    self.assertTrue(os.listdir(os.path.join(workdir, "tensorboard", "eval")))
+    on_disk = results_lib.read_json(os.path.join(workdir, "eval.json"))
+    self.assertEqual(on_disk["mia"]["members"], 48)
+    self.assertEqual(set(on_disk["attacks"]),
+                     {"threshold", "threshold_entropy", "lr"})
+    self.assertEqual(on_disk["privacy_budget"]["epsilon"],
+                     results_lib.read_json(os.path.join(
+                         workdir, "results.json"))["privacy"]["epsilon"])
+    inputs = report["harmonic_score_inputs"]
+    self.assertAlmostEqual(report["harmonic_score"], metrics.harmonic_score(
+        inputs["accuracy"], inputs["auc"], inputs["bias"]))
+    self.assertEqual(inputs["auc"], report["mia"]["max_auc"])  # No MLP run.
+    with open(os.path.join(workdir, "risk_scores.csv")) as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual(sorted(int(r["id"]) for r in rows),
+                     sorted(data.train.ids.tolist()))
+    self.assertIn("threshold_score", rows[0])
+    u = report["utility"]
+    self.assertAlmostEqual(u["generalization_gap"],
+                           u["train_accuracy"] - u["test_accuracy"])
+    self.assertTrue(0.0 <= report["fairness"]["skew_bias"] <= 0.5)
+    self.assertIn("HS", run_evaluation.format_table(report))
+
+  def test_unfinished_run(self):
+    workdir = self.create_tempdir().full_path
+    with self.assertRaisesRegex(run_evaluation.EvaluationError,
+                                "train .*first"):
+      run_evaluation.evaluate_workdir(workdir, data=None, log=lambda _: None)
+    np.testing.assert_equal(os.listdir(workdir), [])
+
+
+if __name__ == "__main__":
+  absltest.main()

@@ -22,7 +22,6 @@ here: use ``prifa_tf.privacy.accounting`` with the number of logical steps.
 import tensorflow as tf
 
 from prifa_tf.optim import gradient_engine
-from prifa_tf.privacy import noise as noise_lib
 from prifa_tf.training import losses
 
 
@@ -89,14 +88,11 @@ class PrivateModel(tf.keras.Model):
         perturbed = self.logical_step > 0
         for v, bk in zip(variables, self.backup):
           v.assign(tf.where(perturbed, bk, v))
-      grads = [tf.identity(s) for s in self.engine.sums]
-      grads = noise_lib.add_gaussian_noise(
-          grads, self.engine.l2_norm_clip, self.engine.noise_multiplier,
+      # The engine's own privatisation: noise once, divide by B.
+      grads = self.engine._finalize_fn(  # pylint: disable=protected-access
+          tf.cast(b * self.accumulation_steps, tf.float32),
           tf.stack([tf.constant(self.noise_seed, tf.int64),
                     self.logical_step]))
-      denominator = tf.cast(b * self.accumulation_steps, tf.float32)
-      grads = [g / denominator for g in grads]
-      self.engine.noise_draws.assign_add(1)
       self.optimizer.apply_gradients(zip(grads, variables))
       for p, g in zip(self.prev_grad, grads):
         p.assign(g)

@@ -13,6 +13,7 @@ Everything random is a function of (seed, step), so a run killed at any
 point and restarted with the same command continues exactly.
 """
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -253,10 +254,10 @@ class Trainer:
     return stats
 
   def _eval_weights_context(self, which=None):
+    """Context in which the model holds the ``which`` weights."""
     which = which or self.cfg.eval_weights
     if which == "last" or self.averages is None:
-      return averaging.ParameterAverages.swapped(self.averages, "last") \
-          if self.averages is not None else _null_context()
+      return contextlib.nullcontext()
     return self.averages.swapped(which)
 
   def evaluate(self, which=None, include_train=False):
@@ -421,14 +422,6 @@ class Trainer:
         "replicas": self.engine.replicas,
         "weights_file": "final_eval_weights.h5",  # HDF5, by layer name.
     }
-
-
-class _null_context:
-  def __enter__(self):
-    return None
-
-  def __exit__(self, *a):
-    return False
 
 
 def train(cfg: TrainConfig, workdir: str, **kwargs) -> dict:

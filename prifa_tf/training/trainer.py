@@ -392,7 +392,8 @@ class Trainer:
                                   results)
     self.log("final: " + ", ".join(f"{k}={v:.4f}" for k, v in final.items())
              + (f", eps={eps:.3f}" if eps is not None else "")
-             + f" ({stop_reason} after {steps} steps)")
+             + f" (stopped by {stop_reason.replace('_', ' ')} after {steps} "
+             f"steps); results in {os.path.join(self.workdir, RESULTS_FILE)}")
     return results
 
   def _results(self, steps, stop_reason, last_stats, wall, final, last,

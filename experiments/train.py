@@ -16,6 +16,7 @@ from absl import app
 from absl import flags
 
 from prifa_tf.data import DatasetUnavailableError
+from prifa_tf.evaluation import mia_monitor
 from prifa_tf.models import CheckpointImportError
 from prifa_tf.training import ConfigError
 from prifa_tf.training import distribution
@@ -35,6 +36,11 @@ _DISTRIBUTION = flags.DEFINE_enum(
     "distribution", "none", distribution.KINDS,
     "none; mirrored (all local GPUs, or --cpu_replicas logical CPUs); "
     "multi_worker (needs TF_CONFIG). Results do not depend on it.")
+_MIA_EVERY = flags.DEFINE_integer(
+    "mia_every", 0, "Run membership inference every N steps during training "
+    "(0: off); writes mia_history.json/png (the paper's Figure 2).")
+_MIA_TRACK = flags.DEFINE_list(
+    "mia_track_ids", [], "Training ids whose membership probability to track.")
 _CPU_REPLICAS = flags.DEFINE_integer(
     "cpu_replicas", 0, "With --distribution=mirrored: N logical CPU devices.")
 
@@ -60,7 +66,11 @@ def main(argv):
       cfg.data_dir = _DATA_DIR.value
     if _DOWNLOAD.value:
       cfg.download = True
-    train(cfg, _WORKDIR.value, distribution=strategy)
+    callback = None
+    if _MIA_EVERY.value:
+      callback = mia_monitor.TrainerMIACallback(
+          _MIA_EVERY.value, track_ids=[int(i) for i in _MIA_TRACK.value])
+    train(cfg, _WORKDIR.value, distribution=strategy, step_callback=callback)
   except EXPECTED_ERRORS as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

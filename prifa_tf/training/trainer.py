@@ -122,7 +122,9 @@ class Trainer:
     data: optional prebuilt ``datasets.RunData`` (tests, custom data); by
       default the data is built from ``cfg``.
     step_callback: optional ``fn(trainer, step)`` called after every logical
-      step (after any checkpoint of that step).
+      step (after any checkpoint of that step). If it has a ``setup(trainer)``
+      method, that is called once the data and model exist, before training,
+      so that it can check its arguments early.
     distribution: optional tf.distribute.Strategy (e.g. MirroredStrategy).
       Results do not depend on the replica count, so it is not part of the
       config and a run may resume on another number of devices.
@@ -295,6 +297,8 @@ class Trainer:
     if start:
       self.log(f"Resuming from step {start} in {self.workdir}.")
     self.step.assign(start)
+    if hasattr(self._step_callback, "setup"):
+      self._step_callback.setup(self)
     total = self.plan.total_steps
     self.log(f"Training {cfg.model} on {cfg.dataset}: n={self.n}, "
              f"B={cfg.batch_size}, b={cfg.physical_batch_size}, K={self.views},"

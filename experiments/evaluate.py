@@ -6,7 +6,11 @@ r"""Evaluates a finished training run: accuracy, MIA, risk scores, bias, HS.
 
 Writes eval.json, attacks.csv, risk_scores.csv, mia_roc.png,
 risk_score_hist.png and TensorBoard scalars into the workdir, and prints a
-compact table.
+compact table. A multi-label (CelebA) run gets Table 7's evaluation instead:
+attributes.csv (per attribute: skewness, F1 threshold, Eq. 2 bias, weighted
+AP, MIA AUC of each attack), attacks.csv, risk_scores.csv and
+attributes_vs_skewness.png; pass e.g. --attacks=threshold,threshold_entropy
+there, since every attack runs once per attribute (34 times).
 """
 
 import sys
@@ -28,6 +32,9 @@ _BACKEND = flags.DEFINE_enum(
 _MAX = flags.DEFINE_integer(
     "max_examples", None, "At most this many members and non-members.")
 _SEED = flags.DEFINE_integer("seed", 0, "Attack seed.")
+_BALANCED = flags.DEFINE_bool(
+    "balanced", False, "Give the attacks as many members as non-members "
+    "(a seeded subsample of the larger side).")
 
 
 def main(argv):
@@ -39,7 +46,8 @@ def main(argv):
             else _ATTACKS.value)
   try:
     run_evaluation.evaluate_workdir(_WORKDIR.value, chosen, _BACKEND.value,
-                                    _MAX.value, _SEED.value)
+                                    _MAX.value, _SEED.value,
+                                    balanced=_BALANCED.value)
   except (run_evaluation.EvaluationError, DatasetUnavailableError,
           ValueError) as e:
     print(f"error: {e}", file=sys.stderr)

@@ -40,18 +40,47 @@ class MembershipData:
   labels_test: np.ndarray
   ids_test: np.ndarray
 
-  def subsample(self, max_examples: Optional[int], seed: int):
-    """At most ``max_examples`` members and as many non-members (seeded)."""
-    if not max_examples:
+  def subsample(self, max_examples: Optional[int], seed: int,
+                balanced: bool = False):
+    """At most ``max_examples`` members and non-members each (seeded).
+
+    Args:
+      max_examples: bound on each side (None or 0: no bound).
+      seed: which examples are kept.
+      balanced: also cut the larger side to the smaller side's size, so
+        members and non-members are equally many.
+    """
+    limit = max_examples or None
+    if balanced:
+      smaller = min(len(self.ids_train), len(self.ids_test))
+      limit = min(limit, smaller) if limit else smaller
+    if not limit:
       return self
     rng = np.random.default_rng(seed)
 
     def pick(n):
-      return np.sort(rng.choice(n, min(n, max_examples), replace=False))
+      return np.sort(rng.choice(n, min(n, limit), replace=False))
     a, b = pick(len(self.ids_train)), pick(len(self.ids_test))
     return MembershipData(self.logits_train[a], self.labels_train[a],
                           self.ids_train[a], self.logits_test[b],
                           self.labels_test[b], self.ids_test[b])
+
+  def attribute(self, column: int) -> "MembershipData":
+    """One label of multi-label data as a two-class problem.
+
+    The logit z of the label becomes the pair [0, z], whose softmax is
+    (1 - sigmoid(z), sigmoid(z)): TF-Privacy then sees the model's real
+    probabilities and the attribute's 0/1 label.
+    """
+    if self.labels_train.ndim != 2:
+      raise ValueError("attribute() needs multi-label data.")
+    def pair(z):
+      z = np.asarray(z)[:, column]
+      return np.stack([np.zeros_like(z), z], axis=-1)
+    return MembershipData(pair(self.logits_train),
+                          self.labels_train[:, column], self.ids_train,
+                          pair(self.logits_test), self.labels_test[:, column],
+                          self.ids_test)
 
   def attack_input(self) -> ds.AttackInputData:
     return ds.AttackInputData(

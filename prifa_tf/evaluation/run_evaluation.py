@@ -10,6 +10,11 @@ Members are the training examples of the run; non-members are the held-out
 test set (COLOR for CIFAR-S). Every CIFAR model is also scored on the
 COLOR/GRAY pair of the test set, so Eq. 1's bias and the Harmonic Score are
 defined for models trained on unbiased data too.
+
+Multi-label (CelebA) runs get Table 7's evaluation instead (see
+``multilabel``): ``attributes.csv`` (per attribute: skewness, threshold,
+Eq. 2, weighted AP, MIA AUC per attack), ``attributes_vs_skewness.png``,
+and risk scores averaged over attributes.
 """
 
 import csv
@@ -28,6 +33,10 @@ from prifa_tf import attacks as attacks_lib
 from prifa_tf import fairness
 from prifa_tf import metrics
 from prifa_tf.data import skewed
+from prifa_tf.data import subsets
+from prifa_tf.data import tfds_loader
+from prifa_tf.data.image_set import ImageSet
+from prifa_tf.evaluation import multilabel
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.training import datasets
 from prifa_tf.training import evaluation
@@ -84,23 +93,8 @@ def _plots(outcomes, member_probs, nonmember_probs, out_dir):
   plt.close(fig)
 
 
-def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
-                                                             "mlp"),
-                     backend: Optional[str] = None,
-                     max_examples: Optional[int] = None, seed: int = 0,
-                     data: Optional[datasets.RunData] = None,
-                     log=print) -> dict:
-  """Evaluates the run in ``workdir``; returns what eval.json holds.
-
-  Args:
-    workdir: a completed training workdir.
-    attacks: TF-Privacy attacks to run (``attacks.ALL_ATTACKS``).
-    backend: joblib backend for the trained attacks.
-    max_examples: bound on members and on non-members given to the attacks.
-    seed: attack seed.
-    data: prebuilt data (tests); default: rebuilt from the run's config.
-    log: progress printer.
-  """
+def _load_run(workdir, data):
+  """(run results, config, data, model with the evaluated weights)."""
   res_path = os.path.join(workdir, trainer_lib.RESULTS_FILE)
   if not os.path.exists(res_path):
     raise EvaluationError(f"{workdir} has no {trainer_lib.RESULTS_FILE}: "
@@ -113,13 +107,39 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
   if not os.path.exists(weights):
     raise EvaluationError(f"Missing weights file {weights}.")
   data = data or datasets.build(cfg)
-  if data.train.multilabel:
-    raise EvaluationError(
-        "Multi-label (CelebA) evaluation is not implemented yet; see README "
-        "'Status'.")
   model = trainer_lib.build_model(cfg, data.train.num_classes,
                                   data.train.images.shape[1:])
-  model.load_weights(weights)
+  try:
+    model.load_weights(weights)
+  except (OSError, ValueError) as e:
+    raise EvaluationError(f"Cannot read weights {weights}: {e}") from e
+  return run, cfg, data, model
+
+
+def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
+                                                             "mlp"),
+                     backend: Optional[str] = None,
+                     max_examples: Optional[int] = None, seed: int = 0,
+                     data: Optional[datasets.RunData] = None,
+                     log=print, balanced: bool = False,
+                     validation: Optional[ImageSet] = None) -> dict:
+  """Evaluates the run in ``workdir``; returns what eval.json holds.
+
+  Args:
+    workdir: a completed training workdir.
+    attacks: TF-Privacy attacks to run (``attacks.ALL_ATTACKS``); for
+      multi-label data, the attacks run on every attribute.
+    backend: joblib backend for the trained attacks.
+    max_examples: bound on members and on non-members given to the attacks.
+    seed: attack seed.
+    data: prebuilt data (tests); default: rebuilt from the run's config.
+    log: progress printer.
+    balanced: give the attacks as many members as non-members.
+    validation: multi-label only: the split that picks each attribute's
+      F1-optimal threshold; default: the run's validation split, else the
+      dataset's own validation split.
+  """
+  run, cfg, data, model = _load_run(workdir, data)
 
   def logits(s):
     return evaluation.predict_logits(model, s.images, data.dataset)
@@ -129,11 +149,39 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
   logits_train, logits_test = logits(data.train), logits(test)
   train_acc = evaluation.accuracy(logits_train, data.train.labels)
   test_acc = evaluation.accuracy(logits_test, test.labels)
-  members = attacks_lib.MembershipData(
+  full = attacks_lib.MembershipData(
       logits_train, data.train.labels, data.train.ids, logits_test,
-      test.labels, test.ids).subsample(max_examples, seed)
+      test.labels, test.ids)
+  members = full.subsample(max_examples, seed, balanced=balanced)
   log(f"Attacking with {len(members.ids_train)} members and "
       f"{len(members.ids_test)} non-members: {', '.join(attacks)}")
+  report = {
+      "workdir": os.path.abspath(workdir),
+      "config": cfg.to_dict(),
+      "privacy_budget": run["privacy"],
+      "utility": {"train_accuracy": train_acc, "test_accuracy": test_acc,
+                  "generalization_gap": metrics.generalization_gap(
+                      train_acc, test_acc)},
+  }
+  if data.train.multilabel:
+    validation = validation or data.validation or _dataset_validation(cfg)
+    rows, outcomes = multilabel.attribute_rows(
+        members, logits(validation), validation.labels,
+        _rows_of(test, members.ids_test).domains, data.train.labels,
+        data.train.domains, attacks, backend=backend, seed=seed, log=log)
+    summary = multilabel.summarize(rows)
+    report.update({
+        "mia": {"avg_auc_skew_0.5_1": summary["avg_mia_auc_skew_0.5_1"],
+                "avg_auc_skew_ge_0.8": summary["avg_mia_auc_skew_ge_0.8"],
+                "members": len(members.ids_train),
+                "non_members": len(members.ids_test)},
+        "fairness": summary,
+        "attributes": rows,
+        "harmonic_score": None,  # The paper defines no HS for CelebA.
+    })
+    _write_multilabel_outputs(workdir, report, rows, outcomes, members)
+    log(format_multilabel_table(report))
+    return report
   outcomes = attacks_lib.run(members, attacks, backend=backend, seed=seed)
   probs, nonmember_probs = attacks_lib.membership_probabilities(members)
 
@@ -147,13 +195,8 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
   auc = head.get("mlp_auc", head["max_auc"])
   accuracy = domain["mean_accuracy"] if cfg.skewed else test_acc
   advantage = max(o.attacker_advantage for o in outcomes.values())
-  report = {
-      "workdir": os.path.abspath(workdir),
-      "config": cfg.to_dict(),
-      "privacy_budget": run["privacy"],
-      "utility": {"train_accuracy": train_acc, "test_accuracy": test_acc,
-                  "generalization_gap": metrics.generalization_gap(
-                      train_acc, test_acc), **domain},
+  report["utility"].update(domain)
+  report.update({
       "attacks": {n: o.row() for n, o in outcomes.items()},
       "mia": {**head, "auc_used_for_hs": auc,
               "max_attacker_advantage": advantage,
@@ -166,10 +209,89 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
       "p1_score": metrics.p1_score(accuracy, advantage),
       "top_risk_ids": attacks_lib.top_risk_ids(
           members.ids_train, probs, min(20, len(probs))).tolist(),
-  }
+  })
   _write_outputs(workdir, report, outcomes, members, probs, nonmember_probs)
   log(format_table(report))
   return report
+
+
+def _dataset_validation(cfg):
+  """The dataset's own validation split (CelebA), subset like the test."""
+  size = (cfg.image_size, cfg.image_size) if cfg.image_size else None
+  val = tfds_loader.load_split(cfg.base_dataset, "validation", cfg.data_dir,
+                               cfg.download, image_size=size)
+  if cfg.test_subset:
+    val = subsets.select_ids(val, subsets.random_ids(val, cfg.test_subset,
+                                                     seed=cfg.seed))
+  return val
+
+
+def _rows_of(image_set, ids):
+  """The rows of ``image_set`` with these ids, in this order."""
+  index = {int(i): k for k, i in enumerate(image_set.ids)}
+  return image_set.take(np.array([index[int(i)] for i in ids], dtype=int))
+
+
+def _mean_attribute_scores(outcomes):
+  """Per member, each attack's membership score averaged over attributes."""
+  per_attack = {}
+  for out in outcomes.values():
+    for a, o in out.items():
+      per_attack.setdefault(a, []).append(o.member_scores)
+  return {a: np.mean(v, axis=0) for a, v in per_attack.items()}
+
+
+def _write_multilabel_outputs(workdir, report, rows, outcomes, members):
+  _write_text_atomic(os.path.join(workdir, "attributes.csv"),
+                     _csv(rows, list(rows[0])))
+  attack_rows = [{"attribute": name, **o.row()}
+                 for name, out in outcomes.items() for o in out.values()]
+  _write_text_atomic(os.path.join(workdir, "attacks.csv"),
+                     _csv(attack_rows, list(attack_rows[0])))
+  member_scores = _mean_attribute_scores(outcomes)
+  risk_rows = [{"id": int(i), **{f"{a}_mean_attribute_score": float(s[k])
+                                 for a, s in member_scores.items()}}
+               for k, i in enumerate(members.ids_train)]
+  _write_text_atomic(os.path.join(workdir, "risk_scores.csv"),
+                     _csv(risk_rows, list(risk_rows[0])))
+  multilabel.plots(rows, workdir)
+  scalars = {"mia/avg_auc_skew_0.5_1": report["mia"]["avg_auc_skew_0.5_1"],
+             "mia/avg_auc_skew_ge_0.8": report["mia"]["avg_auc_skew_ge_0.8"],
+             "fairness/bias": report["fairness"]["bias"],
+             "utility/weighted_map": report["fairness"]["weighted_map"]}
+  _write_scalars(workdir, scalars)
+  results_lib.write_json_atomic(os.path.join(workdir, EVAL_FILE), report)
+
+
+def _write_scalars(workdir, scalars):
+  writer = tf.summary.create_file_writer(
+      os.path.join(workdir, "tensorboard", "eval"))
+  step = int(results_lib.read_json(os.path.join(
+      workdir, trainer_lib.RESULTS_FILE))["steps"])
+  with writer.as_default(step=step):
+    for name, value in scalars.items():
+      if value is not None and np.isfinite(value):
+        tf.summary.scalar(name, value)
+  writer.flush()
+
+
+def format_multilabel_table(report) -> str:
+  """A compact text table of a multi-label (CelebA) evaluation."""
+  f, m, u = report["fairness"], report["mia"], report["utility"]
+  worst = sorted(report["attributes"], key=lambda r: -r["max_auc"])[:5]
+  lines = [f"{'attribute':>20} {'skew':>5} {'AP':>6} {'bias':>7} {'AUC':>6}"]
+  for r in worst:
+    lines.append(f"{r['attribute']:>20} {r['skewness']:5.2f} "
+                 f"{r['weighted_ap']:6.3f} {r['bias_amplification']:7.3f} "
+                 f"{r['max_auc']:6.3f}")
+  eps = (report["privacy_budget"] or {}).get("epsilon")
+  lines.append(
+      f"weighted mAP {f['weighted_map']:.4f}  bias {f['bias']:.4f}  "
+      f"avg MIA AUC (skew 0.5-1) {m['avg_auc_skew_0.5_1']:.4f}  "
+      f"(skew>=0.8) {m['avg_auc_skew_ge_0.8']:.4f}  label acc "
+      f"{u['test_accuracy']:.4f}  eps "
+      + (f"{eps:.3f}" if eps is not None else "n/a (non-private)"))
+  return "\n".join(lines)
 
 
 def _write_outputs(workdir, report, outcomes, members, probs,
@@ -186,15 +308,10 @@ def _write_outputs(workdir, report, outcomes, members, probs,
   _write_text_atomic(os.path.join(workdir, "risk_scores.csv"),
                      _csv(risk_rows, list(risk_rows[0])))
   _plots(outcomes, probs, nonmember_probs, workdir)
-  writer = tf.summary.create_file_writer(
-      os.path.join(workdir, "tensorboard", "eval"))
-  with writer.as_default(step=int(results_lib.read_json(os.path.join(
-      workdir, trainer_lib.RESULTS_FILE))["steps"])):
-    for n, o in outcomes.items():
-      tf.summary.scalar(f"mia/{n}_auc", o.auc)
-    tf.summary.scalar("fairness/skew_bias", report["fairness"]["skew_bias"])
-    tf.summary.scalar("harmonic_score", report["harmonic_score"])
-  writer.flush()
+  scalars = {f"mia/{n}_auc": o.auc for n, o in outcomes.items()}
+  scalars["fairness/skew_bias"] = report["fairness"]["skew_bias"]
+  scalars["harmonic_score"] = report["harmonic_score"]
+  _write_scalars(workdir, scalars)
   results_lib.write_json_atomic(os.path.join(workdir, EVAL_FILE), report)
 
 

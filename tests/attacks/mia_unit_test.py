@@ -46,6 +46,37 @@ class MIAUnitTest(absltest.TestCase):
         attacks.top_risk_ids(np.array([5, 3, 9, 1]),
                              np.array([0.2, 0.9, 0.9, 0.1]), 3), [3, 9, 5])
 
+  def test_balanced_sizes(self):
+    d = synthetic()
+    unequal = attacks.MembershipData(d.logits_train, d.labels_train,
+                                     d.ids_train, d.logits_test[:80],
+                                     d.labels_test[:80], d.ids_test[:80])
+    self.assertLen(unequal.subsample(None, 0).ids_train, 200)
+    both = unequal.subsample(None, seed=0, balanced=True)
+    self.assertLen(both.ids_train, 80)
+    self.assertLen(both.ids_test, 80)
+    self.assertLen(unequal.subsample(50, seed=0, balanced=True).ids_test, 50)
+    # Rows stay aligned with their ids.
+    i = np.searchsorted(d.ids_train, both.ids_train)
+    np.testing.assert_array_equal(both.logits_train, d.logits_train[i])
+
+  def test_attribute_view_of_multilabel_outputs(self):
+    rng = np.random.default_rng(0)
+    z_train, z_test = rng.normal(size=(30, 3)), rng.normal(size=(20, 3))
+    y_train = (rng.random((30, 3)) < 0.5).astype(int)
+    y_test = (rng.random((20, 3)) < 0.5).astype(int)
+    d = attacks.MembershipData(z_train, y_train, np.arange(30), z_test,
+                               y_test, np.arange(20))
+    a = d.attribute(2)
+    np.testing.assert_array_equal(a.labels_train, y_train[:, 2])
+    probs = np.exp(a.logits_train) / np.exp(a.logits_train).sum(-1,
+                                                                 keepdims=True)
+    np.testing.assert_allclose(probs[:, 1], 1 / (1 + np.exp(-z_train[:, 2])))
+    out = attacks.run(a, ["threshold"])
+    self.assertLen(out["threshold"].member_scores, 30)
+    with self.assertRaisesRegex(ValueError, "multi-label"):
+      synthetic().attribute(0)
+
 
 if __name__ == "__main__":
   absltest.main()

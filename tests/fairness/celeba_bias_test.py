@@ -60,6 +60,37 @@ class CelebABiasTest(absltest.TestCase):
     labels = np.array([[0], [0], [1], [1]])
     self.assertEqual(celeba_bias.f1_thresholds(scores, labels)[0], 0.6)
 
+  def test_amplification_orients_by_majority(self):
+    # attr 0 is women-majority (3 vs 1), attr 1 men-majority (1 vs 3): the
+    # Eq. 2 values [0.25, -0.25] both amplify the training imbalance.
+    amp = celeba_bias.amplification([0.25, -0.25], self.train,
+                                    self.train_male)
+    np.testing.assert_allclose(amp, [0.25, 0.25])
+
+  def test_attribute_report(self):
+    # Validation picks threshold 0.5 for attr 0 and 0.3 for attr 1.
+    val_scores = np.array([[0.2, 0.1], [0.5, 0.3], [0.8, 0.9], [0.4, 0.2]])
+    val_labels = np.array([[0, 0], [1, 1], [1, 1], [0, 0]])
+    test_male = np.array([0, 0, 1, 1])
+    test_scores = np.array([[0.6, 0.1], [0.7, 0.2], [0.3, 0.35],
+                            [0.1, 0.4]])
+    test_labels = np.array([[1, 0], [0, 1], [1, 0], [0, 0]])
+    rep = celeba_bias.attribute_report(val_scores, val_labels, test_scores,
+                                       test_labels, test_male, self.train,
+                                       self.train_male)
+    np.testing.assert_allclose(rep["threshold"], [0.5, 0.3])
+    # Predictions: attr 0 -> women 2, men 0: 1 - 3/4; attr 1 -> women 0,
+    # men 2: 0 - 1/4.
+    np.testing.assert_allclose(rep["bias"], [0.25, -0.25])
+    np.testing.assert_allclose(rep["amplification"], [0.25, 0.25])
+    np.testing.assert_array_equal(rep["majority"], ["women", "men"])
+    self.assertAlmostEqual(rep["weighted_ap"][0],
+                           celeba_bias.weighted_average_precision(
+                               test_scores[:, 0], test_labels[:, 0],
+                               test_male))
+    # attr 1 has a test positive of one gender only (a woman): NaN.
+    self.assertTrue(np.isnan(rep["weighted_ap"][1]))
+
 
 if __name__ == "__main__":
   absltest.main()

@@ -110,9 +110,9 @@ class MIAMonitor:
           os.path.join(self.workdir, HISTORY_FILE), self.history)
     return entry
 
-  def __call__(self, trainer, step):
+  def __call__(self, trainer, step, force=False):
     """Trainer ``step_callback``: records every ``every`` steps."""
-    if step % self.every == 0:
+    if force or step % self.every == 0:
       with trainer._eval_weights_context():  # pylint: disable=protected-access
         self.record(trainer.model, step, trainer.writer)
 
@@ -189,5 +189,8 @@ class TrainerMIACallback:
   def __call__(self, trainer, step):
     self.setup(trainer)
     self.monitor(trainer, step)
-    if trainer.chief and step == trainer.plan.total_steps:
+    last = step == trainer.plan.total_steps
+    if last and step % self.every:
+      self.monitor(trainer, step, force=True)  # The end is always recorded.
+    if trainer.chief and last:
       self.monitor.plot(os.path.join(trainer.workdir, "mia_history.png"))

@@ -106,7 +106,12 @@ def _load_run(workdir, data):
   weights = os.path.join(workdir, run["weights_file"])
   if not os.path.exists(weights):
     raise EvaluationError(f"Missing weights file {weights}.")
-  data = data or datasets.build(cfg)
+  data = data or datasets.build(cfg, remove_ids=run.get("removed_ids"))
+  removed = np.intersect1d(data.train.ids, run.get("removed_ids", []))
+  if removed.size:
+    raise EvaluationError(
+        f"The data given holds {removed.size} ids the run left out of "
+        f"training (e.g. {removed[:3].tolist()}); they are not members.")
   model = trainer_lib.build_model(cfg, data.train.num_classes,
                                   data.train.images.shape[1:])
   try:

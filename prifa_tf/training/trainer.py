@@ -409,6 +409,10 @@ class Trainer:
         "steps": steps,
         "stop_reason": stop_reason,
         "num_train_examples": self.n,
+        # Ids left out of training (Onion effect): evaluation must not count
+        # them as members.
+        "removed_ids": (sorted(int(i) for i in self.remove_ids)
+                        if self.remove_ids is not None else []),
         "metrics": final,
         "metrics_last_weights": last,
         "eval_weights": weights_used,

@@ -1,0 +1,99 @@
+"""Tables 2, 3 and 8, Figure 1: generalization techniques, cumulative or alone.
+
+Cumulative: BL -> +GN -> +OBS -> +WS -> +AM -> +PA -> +SAT (SAT is DP-SAT
+when private). Individual (Table 8): each technique alone on top of BL.
+Each step reports accuracy (COLOR|GRAY on CIFAR-S), the AUC of the four
+attacks the paper shows and their maximum, the generalization gap, Eq. 1's
+bias and the Harmonic Score.
+"""
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np
+
+from prifa_tf.paper import configs
+from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import tables
+from prifa_tf.sweeps.spec import RunSpec
+
+CUMULATIVE_STEPS = [("BL", ())] + [
+    ("+" + t, configs.TECHNIQUES[:i + 1])
+    for i, t in enumerate(configs.TECHNIQUES)]
+INDIVIDUAL_STEPS = [("BL", ())] + [("BL+" + t, (t,))
+                                   for t in configs.TECHNIQUES]
+METRICS = ["test_accuracy", "color_accuracy", "gray_accuracy", "mlp_auc",
+           "rf_auc", "threshold_auc", "threshold_entropy_auc", "max_auc",
+           "generalization_gap", "skew_bias", "harmonic_score", "epsilon"]
+
+
+def _specs(steps, args: exp.Args, datasets):
+  out = []
+  for dataset in datasets:
+    for eps in args.privacies():
+      for step, techniques in steps:
+        for seed in args.seeds:
+          name = f"{dataset}/{exp.privacy_name(eps)}/{step}/seed{seed}"
+          out.append(RunSpec(
+              name=name, config=exp.config(args, dataset, eps, techniques,
+                                           seed),
+              labels={"dataset": dataset, "private": eps is not None,
+                      "step": step, "seed": seed},
+              attacks=tuple(args.attacks), max_examples=args.max_examples))
+  return out
+
+
+def _report(df, args, out_dir, stem, title, steps):
+  if df.empty:
+    return []
+  agg = tables.aggregate(df, ["dataset", "private", "step"], METRICS)
+  cols = ["dataset", "private", "step"] + [
+      c for c in METRICS if c in agg.columns and agg[c].notna().any()]
+  md = tables.markdown(agg, cols, digits=3, with_std=[
+      "test_accuracy", "color_accuracy", "gray_accuracy", "max_auc"])
+  files = exp.write_table(agg, out_dir, stem, title, md)
+  return files + _figure(agg, out_dir, stem, title, [s for s, _ in steps])
+
+
+def _figure(agg, out_dir, stem, title, order):
+  metrics = [("test_accuracy", "accuracy"), ("max_auc", "max MIA AUC"),
+             ("skew_bias", "bias (Eq. 1)"), ("harmonic_score", "HS")]
+  fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+  x = np.arange(len(order))
+  for (dataset, private), g in agg.groupby(["dataset", "private"], sort=False):
+    g = g.set_index("step").reindex(order)
+    label = f"{dataset} {'DP (eps 8)' if private else 'non-private'}"
+    for ax, (m, _) in zip(axes, metrics):
+      if m in g:
+        ax.errorbar(x, g[m], yerr=g.get(f"{m}_std"), marker="o",
+                    capsize=2, label=label)
+  for ax, (_, ylabel) in zip(axes, metrics):
+    ax.set_xticks(x)
+    ax.set_xticklabels(order, rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+  axes[0].legend(fontsize=7)
+  fig.suptitle(title)
+  fig.tight_layout()
+  return exp.save_figure(fig, out_dir, stem)
+
+
+CUMULATIVE = exp.Experiment(
+    name="ablation",
+    title="Cumulative ablation of generalization techniques (Tables 2-3, "
+    "Figure 1)",
+    default_datasets=(("cifar10", "cifar100", "cifar10s", "cifar100s"),
+                      ("cifar10s",)),
+    build=lambda args: _specs(CUMULATIVE_STEPS, args,
+                              CUMULATIVE.datasets(args)),
+    report=lambda df, args, out: _report(
+        df, args, out, "ablation", CUMULATIVE.title, CUMULATIVE_STEPS))
+
+INDIVIDUAL = exp.Experiment(
+    name="individual",
+    title="Each generalization technique alone on the baseline (Table 8)",
+    default_datasets=(("cifar10", "cifar100", "cifar10s", "cifar100s"),
+                      ("cifar10s",)),
+    build=lambda args: _specs(INDIVIDUAL_STEPS, args,
+                              INDIVIDUAL.datasets(args)),
+    report=lambda df, args, out: _report(
+        df, args, out, "individual", INDIVIDUAL.title, INDIVIDUAL_STEPS))

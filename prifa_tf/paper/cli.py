@@ -1,0 +1,140 @@
+"""The flags and the flow every experiment binary shares.
+
+  python experiments/ablation.py --out=sweeps/ablation_smoke --scale=smoke
+  python experiments/ablation.py --out=sweeps/ablation --scale=paper \
+      --dry_run --throughput=6000
+
+Flow: build the sweep's runs, run the unfinished ones (train, then
+evaluate), collect every finished run into ``runs.csv``, and write the
+experiment's tables (CSV + Markdown) and figures (PNG + PDF). Re-running
+resumes; ``--report_only`` rebuilds tables and figures from what is there.
+Exit status: 0 when every run finished, 1 when some failed (the others are
+still reported), 2 on bad flags or configuration.
+"""
+
+import os
+import sys
+
+from absl import flags
+
+from prifa_tf import attacks as attacks_lib
+from prifa_tf.paper import configs
+from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import tables
+from prifa_tf.sweeps import runner
+from prifa_tf.training import ConfigError
+
+_OUT = flags.DEFINE_string("out", None, "Sweep directory (resumable).")
+_SCALE = flags.DEFINE_enum("scale", "smoke", sorted(configs.SCALES),
+                           "paper: Table 1 on full data (GPUs); smoke: small "
+                           "WRN on a 2,000-image subset (CPU, minutes per "
+                           "run); tiny: seconds per run (tests).")
+_SEEDS = flags.DEFINE_integer(
+    "seeds", None, "Seeds per configuration (default: 5 at paper scale, as "
+    "the paper; 1 otherwise).")
+_DATASETS = flags.DEFINE_list("datasets", [],
+                              "Datasets (default: the experiment's).")
+_PRIVACY = flags.DEFINE_enum("privacy", "both",
+                             ["both", "private", "nonprivate"],
+                             "Which arms to run.")
+_EPSILONS = flags.DEFINE_list("epsilons", ["1", "2", "4", "8"],
+                              "Budgets, where the experiment sweeps them.")
+_ATTACKS = flags.DEFINE_list(
+    "attacks", list(exp.PAPER_ATTACKS),
+    f"Final attacks, from {', '.join(attacks_lib.ALL_ATTACKS)}.")
+_MAX = flags.DEFINE_integer("max_examples", None,
+                            "Bound on attack members and non-members.")
+_PRETRAINED = flags.DEFINE_string(
+    "pretrained", None, "ImageNet checkpoint (HDF5 by layer name) for "
+    "CIFAR-100(S) and CelebA, as the paper uses.")
+_SET = flags.DEFINE_multi_string("set", [],
+                                 "Config override key=value for every run.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+_BACKEND = flags.DEFINE_enum("backend", None,
+                             ["loky", "threading", "multiprocessing"],
+                             "joblib backend of the trained attacks.")
+_DRY = flags.DEFINE_bool("dry_run", False,
+                         "List the runs and their cost; train nothing.")
+_THROUGHPUT = flags.DEFINE_float(
+    "throughput", None, "Per-example-view gradients/s of your hardware, to "
+    "print the dry run's cost in hours (see README Benchmarks).")
+_REPORT_ONLY = flags.DEFINE_bool("report_only", False,
+                                 "Only rebuild tables and figures.")
+_REMOVE = flags.DEFINE_integer("remove_top", None,
+                               "Onion effect: ids removed per layer.")
+_LAYERS = flags.DEFINE_integer("layers", 3, "Onion effect: removal layers.")
+
+
+def args_from_flags() -> exp.Args:
+  scale = configs.get_scale(_SCALE.value)
+  seeds = _SEEDS.value if _SEEDS.value is not None else (
+      5 if scale.name == "paper" else 1)
+  if seeds < 1:
+    raise ValueError("--seeds must be >= 1.")
+  unknown = [a for a in _ATTACKS.value if a not in attacks_lib.ALL_ATTACKS]
+  if unknown:
+    raise ValueError(f"Unknown attacks {unknown}.")
+  bad = [d for d in _DATASETS.value if d not in configs.DATASETS]
+  if bad:
+    raise ValueError(f"Unknown datasets {bad}; choose from "
+                     f"{configs.DATASETS}.")
+  try:
+    epsilons = [float(e) for e in _EPSILONS.value]
+  except ValueError:
+    raise ValueError(f"--epsilons must be numbers: {_EPSILONS.value}") from None
+  if _LAYERS.value < 1:
+    raise ValueError("--layers must be >= 1.")
+  return exp.Args(
+      scale=scale, seeds=list(range(seeds)), datasets=_DATASETS.value,
+      privacy=_PRIVACY.value, epsilons=epsilons, attacks=_ATTACKS.value,
+      max_examples=_MAX.value, pretrained=_PRETRAINED.value,
+      overrides=_SET.value, remove_top=_REMOVE.value, layers=_LAYERS.value)
+
+
+def main(experiment: exp.Experiment, argv) -> int:
+  """Runs ``experiment`` from the flags; returns the exit status."""
+  if len(argv) > 1:
+    print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
+    return 2
+  if not _OUT.value:
+    print("error: --out (the sweep directory) is required.", file=sys.stderr)
+    return 2
+  try:
+    args = args_from_flags()
+    specs = experiment.build(args)
+  except (ValueError, KeyError, ConfigError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  out = _OUT.value
+  print(f"{experiment.title}: {len(specs)} runs at {args.scale.name} scale "
+        f"into {out}")
+  status = {}
+  if not _REPORT_ONLY.value:
+    status = runner.run_sweep(out, specs, dry_run=_DRY.value,
+                              data_dir=_DATA_DIR.value, backend=_BACKEND.value,
+                              throughput=_THROUGHPUT.value)
+  if _DRY.value:
+    return 0
+  df = tables.collect(out, specs, runner.run_dir)
+  if not df.empty:
+    tables.write_csv(df, os.path.join(out, "runs.csv"))
+  files = experiment.report(df, args, out)
+  for f in files:
+    if f.endswith(".md"):
+      with open(f) as fh:
+        print(fh.read())
+  print("Wrote:\n  " + "\n  ".join(files) if files else "No finished runs.")
+  failed = [n for n, s in status.items()
+            if s.get("status") in ("failed", "skipped")]
+  if failed:
+    print(f"{len(failed)} run(s) did not finish: {', '.join(failed)}; see "
+          f"their error.txt. Re-run the same command to retry them.",
+          file=sys.stderr)
+    return 1
+  return 0
+
+
+def run(experiment: exp.Experiment) -> None:
+  """Entry point of an experiment binary: parses flags, exits with status."""
+  from absl import app  # pylint: disable=g-import-not-at-top
+  app.run(lambda argv: sys.exit(main(experiment, argv)))

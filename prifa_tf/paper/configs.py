@@ -1,0 +1,246 @@
+"""Configurations of the paper's experiments, as code, at three scales.
+
+A run is described by a dataset, privacy (an epsilon or non-private), the
+set of generalization techniques switched on, and a seed. ``make_config``
+turns that into a ``TrainConfig``:
+
+- **BL** (no technique): no normalization, no weight standardization, a
+  small batch (``bl_batch``), no augmentation, last weights, plain SGD
+  step.
+- **GN**: group normalization with 16 groups.
+- **OBS**: the paper's batch size (Table 1: 4096 private for CIFAR-10,
+  16384 for CIFAR-100; 32/64 non-private).
+- **WS**: weight standardization.
+- **AM**: augmentation multiplicity K (16 in the paper).
+- **PA**: EMA of the parameters, evaluated with the EMA weights.
+- **SAT**: sharpness-aware training: SAM when non-private, DP-SAT when
+  private, with Table 1's radius.
+
+Private runs stop at their epsilon. With the paper's batch, sigma is Table
+1's and the step count follows from the budget. Any other batch (BL without
+OBS) trains for the same number of epochs and gets the smallest sigma that
+reaches the same epsilon there (``accounting.min_noise_multiplier``), so
+every private row of a table spends the same budget.
+
+Scales: ``paper`` (Table 1, full data), ``smoke`` (a small WRN on a 2,000
+image subset, a few epochs: minutes per run on a CPU) and ``tiny`` (a few
+steps on 240 images, for tests).
+"""
+
+import dataclasses
+import functools
+from typing import FrozenSet, Iterable, Optional
+
+from prifa_tf.privacy import accounting
+from prifa_tf.training import presets
+from prifa_tf.training.config import TrainConfig
+
+TECHNIQUES = ("GN", "OBS", "WS", "AM", "PA", "SAT")
+ALL = frozenset(TECHNIQUES)
+DATASETS = ("cifar10", "cifar100", "cifar10s", "cifar100s", "celeb_a")
+EPSILONS = (1, 2, 4, 8)
+DELTA = 1e-5
+CELEBA_DELTA = 2.02e-5  # Table 1.
+# Training-set sizes, for the epoch and sigma calibration at paper scale.
+TRAIN_SIZES = {"cifar10": 50_000, "cifar100": 50_000, "celeb_a": 162_770}
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+  """Sizes that differ between the paper and the CPU scales.
+
+  Attributes:
+    name: scale name.
+    train_subset, test_subset: data subsets (None: full split).
+    models: model per base dataset.
+    private_obs, nonprivate_obs: OBS batch per base dataset.
+    bl_batch_private, bl_batch_nonprivate: batch without OBS.
+    augmult: K for AM.
+    private_epochs: epochs of a private run with OBS at Table 1's sigma
+      (None: as many as the budget allows, the paper's rule).
+    nonprivate_epochs: epochs of a non-private run.
+    ema_decay: PA's decay.
+    physical_batch: physical batch (memory only; results do not change).
+    private_lr, nonprivate_lr, momentum: optimiser settings.
+    image_size: CelebA resize.
+    val_size: non-private validation split (early stopping).
+    early_stopping_patience: evaluations without improvement.
+  """
+  name: str
+  train_subset: Optional[int]
+  test_subset: Optional[int]
+  models: dict
+  private_obs: dict
+  nonprivate_obs: dict
+  bl_batch_private: int
+  bl_batch_nonprivate: int
+  augmult: int
+  private_epochs: Optional[float]
+  nonprivate_epochs: float
+  ema_decay: float
+  physical_batch: int
+  private_lr: dict
+  nonprivate_lr: dict
+  momentum: float
+  image_size: Optional[int]
+  val_size: int
+  early_stopping_patience: int
+  eval_every: int
+
+
+PAPER = Scale(
+    name="paper", train_subset=None, test_subset=None,
+    models={"cifar10": "wrn_16_4", "cifar100": "wrn_28_10",
+            "celeb_a": "wrn_28_10"},
+    private_obs={"cifar10": 4096, "cifar100": 16384, "celeb_a": 4096},
+    nonprivate_obs={"cifar10": 32, "cifar100": 64, "celeb_a": 64},
+    bl_batch_private=256, bl_batch_nonprivate=128, augmult=16,
+    private_epochs=None, nonprivate_epochs=60, ema_decay=0.999,
+    physical_batch=64,
+    private_lr={"cifar10": 2.0, "cifar100": 4.0, "celeb_a": 2.0},
+    nonprivate_lr={"cifar10": 0.01, "cifar100": 0.01, "celeb_a": 1e-4},
+    momentum=0.9, image_size=64, val_size=5000, early_stopping_patience=5,
+    eval_every=1000)
+
+SMOKE = Scale(
+    name="smoke", train_subset=2000, test_subset=1000,
+    models={"cifar10": "wrn_10_1", "cifar100": "wrn_10_1",
+            "celeb_a": "wrn_10_1"},
+    private_obs={"cifar10": 400, "cifar100": 400, "celeb_a": 400},
+    nonprivate_obs={"cifar10": 32, "cifar100": 32, "celeb_a": 32},
+    bl_batch_private=100, bl_batch_nonprivate=128, augmult=4,
+    private_epochs=4, nonprivate_epochs=4, ema_decay=0.9, physical_batch=100,
+    private_lr={"cifar10": 2.0, "cifar100": 2.0, "celeb_a": 2.0},
+    nonprivate_lr={"cifar10": 0.05, "cifar100": 0.05, "celeb_a": 0.05},
+    momentum=0.9, image_size=32, val_size=0, early_stopping_patience=0,
+    eval_every=100)
+
+TINY = dataclasses.replace(
+    SMOKE, name="tiny", train_subset=240, test_subset=120,
+    private_obs={"cifar10": 60, "cifar100": 60, "celeb_a": 60},
+    nonprivate_obs={"cifar10": 30, "cifar100": 30, "celeb_a": 30},
+    bl_batch_private=30, bl_batch_nonprivate=60, augmult=2,
+    private_epochs=0.5, nonprivate_epochs=0.5, physical_batch=30,
+    image_size=16)
+
+SCALES = {s.name: s for s in (PAPER, SMOKE, TINY)}
+
+
+def get_scale(name: str) -> Scale:
+  if name not in SCALES:
+    raise ValueError(f"Unknown scale {name!r}; choose one of "
+                     f"{sorted(SCALES)}.")
+  return SCALES[name]
+
+
+def parse_techniques(items: Iterable[str]) -> FrozenSet[str]:
+  out = frozenset(items)
+  unknown = out - ALL
+  if unknown:
+    raise ValueError(f"Unknown techniques {sorted(unknown)}; choose from "
+                     f"{TECHNIQUES}.")
+  return out
+
+
+def _base(dataset: str) -> str:
+  return {"cifar10s": "cifar10", "cifar100s": "cifar100"}.get(dataset,
+                                                                dataset)
+
+
+def _train_size(scale: Scale, dataset: str) -> int:
+  # CIFAR-S grays part of each class and keeps every image.
+  return scale.train_subset or TRAIN_SIZES[_base(dataset)]
+
+
+def _table1_sigma(dataset: str, epsilon: float) -> float:
+  base = _base(dataset)
+  table = (presets.CIFAR100_SIGMA if base == "cifar100"
+           else presets.CIFAR10_SIGMA)
+  if epsilon not in table:
+    raise ValueError(f"Table 1 has no sigma for epsilon={epsilon}.")
+  return table[epsilon]
+
+
+@functools.lru_cache(maxsize=None)
+def _calibrated_sigma(n, batch, steps, epsilon, delta):
+  return accounting.min_noise_multiplier(n, batch, steps, epsilon, delta)
+
+
+def _private_schedule(scale, dataset, n, batch, epsilon, delta):
+  """(sigma, steps or None) for a private run."""
+  base = _base(dataset)
+  obs = scale.private_obs[base]
+  if scale.private_epochs is None:
+    sigma = _table1_sigma(dataset, epsilon)
+    if batch == obs:
+      return sigma, None
+    obs_steps = accounting.max_steps(n, obs, sigma, epsilon, delta)
+    epochs = obs_steps * obs / n
+  else:
+    epochs = scale.private_epochs
+  steps = max(1, int(round(epochs * n / batch)))
+  return _calibrated_sigma(n, batch, steps, float(epsilon), delta), steps
+
+
+def make_config(dataset: str, epsilon: Optional[float], techniques,
+                scale: Scale, seed: int = 0, skew: float = 0.95,
+                pretrained: Optional[str] = None) -> TrainConfig:
+  """The TrainConfig of one cell of the paper's experiments.
+
+  Args:
+    dataset: one of ``DATASETS``.
+    epsilon: target epsilon (private, delta 1e-5; 2.02e-5 for CelebA), or
+      None for non-private training.
+    techniques: subset of ``TECHNIQUES`` switched on.
+    scale: ``PAPER``, ``SMOKE`` or ``TINY``.
+    seed: data-order, initialisation and noise seed.
+    skew: CIFAR-S colour/gray skew.
+    pretrained: ImageNet checkpoint (paper: CIFAR-100(S), CelebA).
+  """
+  if dataset not in DATASETS:
+    raise ValueError(f"Unknown dataset {dataset!r}; choose from {DATASETS}.")
+  techniques = parse_techniques(techniques)
+  base = _base(dataset)
+  private = epsilon is not None
+  n = _train_size(scale, dataset) - (0 if private else scale.val_size)
+  if private:
+    batch = scale.private_obs[base] if "OBS" in techniques \
+        else scale.bl_batch_private
+  else:
+    batch = scale.nonprivate_obs[base] if "OBS" in techniques \
+        else scale.bl_batch_nonprivate
+  batch = min(batch, n)
+  radius = 0.03 if base in ("cifar100", "celeb_a") else 0.05
+  cfg = TrainConfig(
+      dataset=dataset, skew=skew, train_subset=scale.train_subset,
+      test_subset=scale.test_subset,
+      image_size=scale.image_size if base == "celeb_a" else None,
+      model=scale.models[base],
+      normalization="group" if "GN" in techniques else "none", groups=16,
+      weight_standardization="WS" in techniques, pretrained=pretrained,
+      private=private, batch_size=batch,
+      physical_batch_size=min(scale.physical_batch, batch),
+      augmult=scale.augmult if "AM" in techniques else 0,
+      ema_decay=scale.ema_decay if "PA" in techniques else None,
+      eval_weights="ema" if "PA" in techniques else "last",
+      sharpness_rho=radius if "SAT" in techniques else 0.0,
+      seed=seed, noise_seed=seed, eval_every=scale.eval_every,
+      checkpoint_every=max(1, scale.eval_every // 2), log_every=10)
+  if private:
+    delta = CELEBA_DELTA if base == "celeb_a" else DELTA
+    sigma, steps = _private_schedule(scale, dataset, n, batch, epsilon, delta)
+    cfg = dataclasses.replace(
+        cfg, target_epsilon=float(epsilon), delta=delta,
+        noise_multiplier=sigma, steps=steps, learning_rate=scale.private_lr[
+            base], momentum=0.0)
+  else:
+    steps = max(1, int(round(scale.nonprivate_epochs * n / batch)))
+    cfg = dataclasses.replace(
+        cfg, target_epsilon=None, steps=steps,
+        learning_rate=scale.nonprivate_lr[base], momentum=scale.momentum,
+        # Table 1's CelebA rate (1e-4) is an Adam rate.
+        optimizer="adam" if base == "celeb_a" and scale.name == "paper"
+        else "sgd",
+        val_size=scale.val_size,
+        early_stopping_patience=scale.early_stopping_patience)
+  return cfg.validate()

@@ -1,0 +1,128 @@
+"""What every paper experiment shares: its arguments and its shape.
+
+An ``Experiment`` turns ``Args`` into the runs of a sweep (``specs``) and
+the collected results into tables and figures (``report``). The binaries in
+``experiments/`` are thin wrappers over ``cli.main(experiment)``.
+"""
+
+import dataclasses
+import os
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import pandas as pd
+
+from prifa_tf.paper import configs
+from prifa_tf.reporting import tables
+from prifa_tf.sweeps.spec import RunSpec
+from prifa_tf.training import presets
+
+PAPER_ATTACKS = ("threshold", "threshold_entropy", "mlp", "rf")
+
+
+@dataclasses.dataclass
+class Args:
+  """Options common to every experiment binary.
+
+  Attributes:
+    scale: a ``configs.Scale``.
+    seeds: seeds of every configuration.
+    datasets: datasets to run (experiment default when empty).
+    privacy: "both", "private" or "nonprivate".
+    epsilons: privacy budgets where the experiment sweeps them.
+    attacks: attacks of the final evaluation.
+    max_examples: bound on attack members / non-members (None: all).
+    pretrained: ImageNet checkpoint for CIFAR-100(S) and CelebA (paper).
+    overrides: ``key=value`` config overrides applied to every run.
+    remove_top: Onion effect: ids removed per layer (None: scale default).
+    layers: Onion effect: removal layers.
+  """
+  scale: configs.Scale
+  seeds: Sequence[int]
+  datasets: Sequence[str] = ()
+  privacy: str = "both"
+  epsilons: Sequence[float] = configs.EPSILONS
+  attacks: Sequence[str] = PAPER_ATTACKS
+  max_examples: Optional[int] = None
+  pretrained: Optional[str] = None
+  overrides: Sequence[str] = ()
+  remove_top: Optional[int] = None
+  layers: int = 3
+
+  def privacies(self) -> List[Optional[float]]:
+    """[8.0] / [None] / both: the epsilon of the private arm is 8."""
+    out = []
+    if self.privacy in ("both", "private"):
+      out.append(8.0)
+    if self.privacy in ("both", "nonprivate"):
+      out.append(None)
+    return out
+
+
+@dataclasses.dataclass
+class Experiment:
+  """One of the paper's experiments.
+
+  Attributes:
+    name: binary and output name.
+    title: what it reproduces.
+    default_datasets: (paper scale, CPU scales).
+    build: ``fn(args) -> [RunSpec]``.
+    report: ``fn(df, args, out_dir) -> [written files]``.
+  """
+  name: str
+  title: str
+  default_datasets: Tuple[Tuple[str, ...], Tuple[str, ...]]
+  build: Callable[[Args], List[RunSpec]]
+  report: Callable[[pd.DataFrame, Args, str], List[str]]
+
+  def datasets(self, args: Args) -> Sequence[str]:
+    if args.datasets:
+      return args.datasets
+    return self.default_datasets[0 if args.scale.name == "paper" else 1]
+
+
+def privacy_name(epsilon: Optional[float]) -> str:
+  return "nonprivate" if epsilon is None else f"eps{epsilon:g}"
+
+
+def config(args: Args, dataset, epsilon, techniques, seed, skew=0.95):
+  """``configs.make_config`` plus the user's ``--set`` overrides."""
+  pretrained = args.pretrained if configs._base(dataset) in (  # pylint: disable=protected-access
+      "cifar100", "celeb_a") else None
+  cfg = configs.make_config(dataset, epsilon, techniques, args.scale, seed,
+                            skew=skew, pretrained=pretrained)
+  return presets.apply_overrides(cfg, args.overrides).validate()
+
+
+def accuracy_columns(datasets: Sequence[str]) -> List[str]:
+  """Test accuracy, plus COLOR/GRAY accuracy where the data is skewed."""
+  cols = ["test_accuracy"]
+  if any(d.endswith("s") and d != "celeb_a" for d in datasets):
+    cols += ["color_accuracy", "gray_accuracy"]
+  return cols
+
+
+def save_figure(fig, out_dir: str, stem: str) -> List[str]:
+  """Saves PNG and PDF atomically; returns their paths."""
+  paths = []
+  for ext in ("png", "pdf"):
+    path = os.path.join(out_dir, f"{stem}.{ext}")
+    tmp = os.path.join(out_dir, f".{stem}.tmp.{ext}")
+    fig.savefig(tmp, dpi=130)
+    os.replace(tmp, path)
+    paths.append(path)
+  plt.close(fig)
+  return paths
+
+
+def write_table(df: pd.DataFrame, out_dir: str, stem: str, title: str,
+                md: str) -> List[str]:
+  """``stem.csv`` (every column) and ``stem.md`` (the shaped table)."""
+  csv_path = os.path.join(out_dir, f"{stem}.csv")
+  md_path = os.path.join(out_dir, f"{stem}.md")
+  tables.write_csv(df, csv_path)
+  tables.write_text_atomic(md_path, f"# {title}\n\n{md}\n")
+  return [csv_path, md_path]

@@ -1,0 +1,158 @@
+"""Table 4 (DP-SGD vs DP-SAT over epsilon) and Table 6 / Figures 3, 4, 8
+(privacy budget x training-data bias).
+
+Both train with every generalization technique. Table 4 compares DP-SGD
+(all but SAT) with DP-SAT (all) at epsilon 1, 2, 4, 8 on CIFAR-10/100 and
+prints the paper's numbers beside ours. Table 6 crosses epsilon 1, 2, 4, 8
+and non-private with a 95% and a 75% skew on CIFAR-10S/100S.
+"""
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np
+
+from prifa_tf.paper import configs
+from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import tables
+from prifa_tf.sweeps.spec import RunSpec
+
+OPTIMIZERS = {"DP-SGD": tuple(t for t in configs.TECHNIQUES if t != "SAT"),
+              "DP-SAT": configs.TECHNIQUES}
+SKEWS = (0.95, 0.75)
+
+
+def _table4_specs(args):
+  out = []
+  for dataset in TABLE4.datasets(args):
+    for eps in args.epsilons:
+      for opt, techniques in OPTIMIZERS.items():
+        for seed in args.seeds:
+          out.append(RunSpec(
+              name=f"{dataset}/eps{eps:g}/{opt}/seed{seed}",
+              config=exp.config(args, dataset, float(eps), techniques, seed),
+              labels={"dataset": dataset, "epsilon_target": float(eps),
+                      "optimizer": opt, "seed": seed},
+              attacks=tuple(args.attacks), max_examples=args.max_examples))
+  return out
+
+
+def _table4_report(df, args, out_dir):
+  if df.empty:
+    return []
+  agg = tables.aggregate(df, ["dataset", "epsilon_target", "optimizer"],
+                         ["test_accuracy", "epsilon", "max_auc"])
+  agg["accuracy_pct"] = 100 * agg["test_accuracy"]
+  agg["accuracy_pct_std"] = 100 * agg["test_accuracy_std"]
+  paper = tables.paper_numbers("table4").rename(
+      columns={"epsilon": "epsilon_target", "optimizer": "optimizer",
+               "accuracy": "paper_accuracy_pct"})
+  paper["epsilon_target"] = paper["epsilon_target"].astype(float)
+  agg = agg.merge(paper, on=["dataset", "epsilon_target", "optimizer"],
+                  how="left")
+  agg["difference_pct"] = agg["accuracy_pct"] - agg["paper_accuracy_pct"]
+  md = tables.markdown(
+      agg, ["dataset", "epsilon_target", "optimizer", "epsilon",
+            "accuracy_pct", "paper_accuracy_pct", "difference_pct",
+            "max_auc"],
+      ["dataset", "target ε", "optimizer", "ε spent", "acc % (ours)",
+       "acc % (paper)", "ours − paper", "max MIA AUC"], digits=2,
+      with_std=["accuracy_pct"])
+  md += (f"\n\nScale: {args.scale.name}. Paper values: "
+         f"{tables.paper_source()}\n")
+  files = exp.write_table(agg, out_dir, "table4",
+                          "DP-SGD vs DP-SAT (Table 4)", md)
+  fig, axes = plt.subplots(1, max(1, agg["dataset"].nunique()),
+                           figsize=(5 * max(1, agg["dataset"].nunique()), 3.6),
+                           squeeze=False)
+  for ax, (dataset, g) in zip(axes[0], agg.groupby("dataset", sort=False)):
+    for opt, h in g.groupby("optimizer", sort=False):
+      ax.errorbar(h["epsilon_target"], h["accuracy_pct"],
+                  yerr=h["accuracy_pct_std"], marker="o", capsize=2,
+                  label=f"{opt} (ours)")
+      if h["paper_accuracy_pct"].notna().any():
+        ax.plot(h["epsilon_target"], h["paper_accuracy_pct"], ls="--",
+                marker="x", label=f"{opt} (paper)")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("ε")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{dataset} ({args.scale.name} scale)")
+    ax.legend(fontsize=7)
+  fig.tight_layout()
+  return files + exp.save_figure(fig, out_dir, "table4")
+
+
+def _table6_specs(args):
+  out = []
+  budgets = [float(e) for e in args.epsilons] + [None]
+  if args.privacy == "private":
+    budgets = budgets[:-1]
+  elif args.privacy == "nonprivate":
+    budgets = [None]
+  for dataset in TABLE6.datasets(args):
+    for skew in SKEWS:
+      for eps in budgets:
+        for seed in args.seeds:
+          out.append(RunSpec(
+              name=f"{dataset}/skew{skew:g}/{exp.privacy_name(eps)}/"
+                   f"seed{seed}",
+              config=exp.config(args, dataset, eps, configs.TECHNIQUES, seed,
+                                skew=skew),
+              labels={"dataset": dataset, "skew": skew,
+                      "budget": "non-private" if eps is None else f"{eps:g}",
+                      "seed": seed},
+              attacks=tuple(args.attacks), max_examples=args.max_examples))
+  return out
+
+
+def _table6_report(df, args, out_dir):
+  if df.empty:
+    return []
+  metrics = ["mean_accuracy", "color_accuracy", "gray_accuracy",
+             "auc_used_for_hs", "max_auc", "skew_bias", "harmonic_score",
+             "epsilon"]
+  agg = tables.aggregate(df, ["dataset", "skew", "budget"], metrics)
+  md = tables.markdown(
+      agg, ["dataset", "skew", "budget", "epsilon", "mean_accuracy",
+            "auc_used_for_hs", "skew_bias", "harmonic_score"],
+      ["dataset", "skew", "budget ε", "ε spent", "acc (C+G)/2",
+       "MIA AUC", "bias", "HS"], digits=3,
+      with_std=["mean_accuracy", "auc_used_for_hs", "skew_bias",
+                "harmonic_score"])
+  files = exp.write_table(agg, out_dir, "table6",
+                          "Privacy budget x data bias (Table 6)", md)
+  panels = [("mean_accuracy", "accuracy"), ("auc_used_for_hs", "MIA AUC"),
+            ("skew_bias", "bias (Eq. 1)"), ("harmonic_score", "HS")]
+  for dataset, g in agg.groupby("dataset", sort=False):
+    order = list(dict.fromkeys(g["budget"]))
+    x = np.arange(len(order))
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
+    for skew, h in g.groupby("skew", sort=False):
+      h = h.set_index("budget").reindex(order)
+      for ax, (m, label) in zip(axes, panels):
+        ax.errorbar(x, h[m], yerr=h[f"{m}_std"], marker="o", capsize=2,
+                    label=f"skew {skew:.0%}")
+        ax.set_ylabel(label)
+    for ax in axes:
+      ax.set_xticks(x)
+      ax.set_xticklabels(order)
+      ax.set_xlabel("ε")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{dataset}: privacy budget x data bias "
+                 f"({args.scale.name} scale; Figures 3, 4, 8)")
+    fig.tight_layout()
+    files += exp.save_figure(fig, out_dir, f"table6_{dataset}")
+  return files
+
+
+TABLE4 = exp.Experiment(
+    name="dpsgd_vs_dpsat",
+    title="DP-SGD vs DP-SAT over epsilon (Table 4)",
+    default_datasets=(("cifar10", "cifar100"), ("cifar10",)),
+    build=_table4_specs, report=_table4_report)
+
+TABLE6 = exp.Experiment(
+    name="budget_bias",
+    title="Privacy budget x training-data bias (Table 6, Figures 3, 4, 8)",
+    default_datasets=(("cifar10s", "cifar100s"), ("cifar10s",)),
+    build=_table6_specs, report=_table6_report)

@@ -1,0 +1,111 @@
+"""Figure 2: memorization over training.
+
+A reference model (non-private baseline) is trained and attacked first; its
+riskiest training example (highest MLP membership score) is then tracked
+in four runs: baseline and all techniques (GT), private and non-private.
+Every epoch each run records train/test accuracy, the MIA AUC and the
+tracked example's membership probability; the early-stopping (best test
+accuracy) and overfitting (lowest test loss) points are marked.
+"""
+
+import os
+
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
+from prifa_tf.evaluation import mia_monitor
+from prifa_tf.paper import configs
+from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import results as results_lib
+from prifa_tf.reporting import tables
+from prifa_tf.sweeps import runner
+from prifa_tf.sweeps.spec import RunSpec
+
+ARMS = [("baseline", ()), ("GT", configs.TECHNIQUES)]
+
+
+def _epoch_steps(cfg, n):
+  return max(1, n // cfg.batch_size)
+
+
+def _specs(args):
+  out = []
+  for dataset in TIMELINE.datasets(args):
+    for seed in args.seeds:
+      ref = f"{dataset}/reference/seed{seed}"
+      out.append(RunSpec(
+          name=ref, config=exp.config(args, dataset, None, (), seed),
+          labels={"dataset": dataset, "arm": "reference", "private": False,
+                  "seed": seed},
+          attacks=("mlp",), max_examples=args.max_examples))
+      for eps in args.privacies():
+        for arm, techniques in ARMS:
+          cfg = exp.config(args, dataset, eps, techniques, seed)
+          # Non-private arms train past the early-stopping point to show it.
+          cfg.early_stopping_patience = 0
+          n = (cfg.train_subset or runner.FULL_TRAIN_SIZES[cfg.base_dataset])
+          out.append(RunSpec(
+              name=f"{dataset}/{exp.privacy_name(eps)}/{arm}/seed{seed}",
+              config=cfg.validate(),
+              labels={"dataset": dataset, "arm": arm,
+                      "private": eps is not None, "seed": seed},
+              attacks=tuple(args.attacks), max_examples=args.max_examples,
+              mia_every=_epoch_steps(cfg, n - cfg.val_size), track_from=ref,
+              track_top=1))
+  return out
+
+
+def _report(df, args, out_dir):
+  if df.empty:
+    return []
+  runs = df[df["arm"] != "reference"]
+  files = []
+  summary = tables.aggregate(runs, ["dataset", "private", "arm"],
+                             ["test_accuracy", "max_auc", "epsilon"])
+  md = tables.markdown(summary, ["dataset", "private", "arm", "epsilon",
+                                 "test_accuracy", "max_auc"], digits=3)
+  files += exp.write_table(summary, out_dir, "timeline",
+                           "Memorization timeline: final metrics (Figure 2)",
+                           md)
+  for (dataset, seed), g in runs.groupby(["dataset", "seed"], sort=False):
+    panels = list(g.itertuples())
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6),
+                             squeeze=False)
+    for ax, row in zip(axes[0], panels):
+      path = os.path.join(runner.run_dir(out_dir, row.run),
+                          mia_monitor.HISTORY_FILE)
+      if not os.path.exists(path):
+        continue
+      hist = sorted(results_lib.read_json(path), key=lambda h: h["step"])
+      steps = [h["step"] for h in hist]
+      ax.plot(steps, [h["train_accuracy"] for h in hist], label="train acc")
+      ax.plot(steps, [h["test_accuracy"] for h in hist], label="test acc")
+      ax.plot(steps, [max(h["auc"].values()) for h in hist], label="MIA AUC")
+      for tracked in (hist[-1]["membership_probability"] if hist else {}):
+        ax.plot(steps, [h["membership_probability"][tracked] for h in hist],
+                ls="--", label=f"MP of id {tracked}")
+      es, of = mia_monitor.markers(hist)
+      if es is not None:
+        ax.axvline(es, color="g", ls=":", label=f"ES @ {es}")
+        ax.axvline(of, color="r", ls=":", label=f"OF @ {of}")
+      privacy = "DP" if row.private else "non-private"
+      last = hist[-1] if hist else None
+      ax.set_title(f"{row.arm}, {privacy}" + (
+          f"\nAUC {max(last['auc'].values()):.3f}" if last else ""),
+                   fontsize=9)
+      ax.set_xlabel("step")
+      ax.set_ylim(0, 1)
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle(f"{dataset}: memorization during training (Figure 2; "
+                 f"{args.scale.name} scale, seed {seed})")
+    fig.tight_layout()
+    files += exp.save_figure(fig, out_dir, f"timeline_{dataset}_seed{seed}")
+  return files
+
+
+TIMELINE = exp.Experiment(
+    name="memorization",
+    title="Memorization timeline (Figure 2)",
+    default_datasets=(("cifar10",), ("cifar10",)),
+    build=_specs, report=_report)

@@ -1,0 +1,1 @@
+"""Sweeps: directories of resumable runs, trained then evaluated."""

@@ -1,0 +1,94 @@
+"""The paper's configurations: technique switches, Table 1, calibration."""
+
+from absl.testing import absltest
+
+from prifa_tf.paper import configs
+from prifa_tf.privacy import accounting
+
+
+class ConfigsTest(absltest.TestCase):
+
+  def test_baseline_has_no_technique(self):
+    cfg = configs.make_config("cifar10", 8.0, (), configs.PAPER)
+    self.assertEqual(cfg.normalization, "none")
+    self.assertFalse(cfg.weight_standardization)
+    self.assertEqual(cfg.augmult, 0)
+    self.assertIsNone(cfg.ema_decay)
+    self.assertEqual(cfg.eval_weights, "last")
+    self.assertEqual(cfg.sharpness_rho, 0.0)
+    self.assertEqual(cfg.batch_size, configs.PAPER.bl_batch_private)
+
+  def test_each_technique_switches_its_field(self):
+    base = configs.make_config("cifar10s", 8.0, (), configs.PAPER)
+    expected = {"GN": ("normalization", "group"),
+                "OBS": ("batch_size", 4096),
+                "WS": ("weight_standardization", True),
+                "AM": ("augmult", 16), "PA": ("ema_decay", 0.999),
+                "SAT": ("sharpness_rho", 0.05)}
+    for technique, (field, value) in expected.items():
+      cfg = configs.make_config("cifar10s", 8.0, (technique,), configs.PAPER)
+      self.assertEqual(getattr(cfg, field), value, technique)
+      self.assertNotEqual(getattr(base, field), value, technique)
+    self.assertEqual(configs.make_config(
+        "cifar10s", 8.0, ("PA",), configs.PAPER).eval_weights, "ema")
+
+  def test_table1_private_settings(self):
+    for eps, sigma in {1: 10.0, 2: 6.0, 4: 4.0, 8: 3.0}.items():
+      cfg = configs.make_config("cifar10", eps, configs.ALL, configs.PAPER)
+      self.assertEqual(cfg.noise_multiplier, sigma)
+      self.assertIsNone(cfg.steps)  # Stops at its epsilon.
+      self.assertEqual((cfg.model, cfg.learning_rate, cfg.augmult),
+                       ("wrn_16_4", 2.0, 16))
+    c100 = configs.make_config("cifar100s", 8.0, configs.ALL, configs.PAPER,
+                               pretrained="/ckpt.h5")
+    self.assertEqual((c100.model, c100.batch_size, c100.noise_multiplier,
+                      c100.sharpness_rho, c100.pretrained),
+                     ("wrn_28_10", 16384, 9.4, 0.03, "/ckpt.h5"))
+    celeba = configs.make_config("celeb_a", 8.0, configs.ALL, configs.PAPER)
+    self.assertEqual(celeba.delta, configs.CELEBA_DELTA)
+    self.assertEqual(configs.make_config("celeb_a", None, (),
+                                         configs.PAPER).optimizer, "adam")
+
+  def test_nonprivate(self):
+    cfg = configs.make_config("cifar10", None, configs.ALL, configs.PAPER)
+    self.assertFalse(cfg.private)
+    self.assertEqual((cfg.batch_size, cfg.learning_rate, cfg.momentum),
+                     (32, 0.01, 0.9))
+    self.assertEqual(cfg.early_stopping_patience, 5)
+    self.assertEqual(cfg.steps, round(60 * 45_000 / 32))
+
+  def test_small_batch_gets_same_epsilon_and_epochs(self):
+    # Without OBS, a private run trains the OBS run's epochs at the sigma
+    # that spends the same epsilon.
+    obs = configs.make_config("cifar10", 8.0, ("OBS",), configs.PAPER)
+    bl = configs.make_config("cifar10", 8.0, (), configs.PAPER)
+    n = 50_000
+    obs_steps = accounting.max_steps(n, 4096, 3.0, 8.0, 1e-5)
+    self.assertAlmostEqual(bl.steps * bl.batch_size / n,
+                           obs_steps * 4096 / n, delta=0.01)
+    eps = accounting.epsilon(n, bl.batch_size, bl.noise_multiplier, bl.steps,
+                             1e-5)
+    self.assertLessEqual(eps, 8.0 + 1e-9)
+    self.assertGreater(eps, 7.9)
+
+  def test_smoke_scale_spends_its_budget(self):
+    for techniques in ((), configs.ALL):
+      cfg = configs.make_config("cifar10s", 8.0, techniques, configs.SMOKE)
+      eps = accounting.epsilon(cfg.train_subset, cfg.batch_size,
+                               cfg.noise_multiplier, cfg.steps, cfg.delta)
+      self.assertBetween(eps, 7.9, 8.0 + 1e-9)
+      self.assertEqual(cfg.steps * cfg.batch_size, 4 * 2000)  # 4 epochs.
+
+  def test_bad_input(self):
+    with self.assertRaisesRegex(ValueError, "Unknown techniques"):
+      configs.make_config("cifar10", 8.0, ("XX",), configs.SMOKE)
+    with self.assertRaisesRegex(ValueError, "Unknown dataset"):
+      configs.make_config("mnist", 8.0, (), configs.SMOKE)
+    with self.assertRaisesRegex(ValueError, "no sigma"):
+      configs.make_config("cifar10", 3.0, ("OBS",), configs.PAPER)
+    with self.assertRaisesRegex(ValueError, "Unknown scale"):
+      configs.get_scale("huge")
+
+
+if __name__ == "__main__":
+  absltest.main()

@@ -32,6 +32,9 @@ _SCALE = flags.DEFINE_enum("scale", "smoke", sorted(configs.SCALES),
 _SEEDS = flags.DEFINE_integer(
     "seeds", None, "Seeds per configuration (default: 5 at paper scale, as "
     "the paper; 1 otherwise).")
+_SEED_START = flags.DEFINE_integer(
+    "seed_start", 0, "First seed: runs use seeds seed_start .. seed_start + "
+    "seeds - 1 (to split seeds over workers).")
 _DATASETS = flags.DEFINE_list("datasets", [],
                               "Datasets (default: the experiment's).")
 _PRIVACY = flags.DEFINE_enum("privacy", "both",
@@ -69,8 +72,8 @@ def args_from_flags() -> exp.Args:
   scale = configs.get_scale(_SCALE.value)
   seeds = _SEEDS.value if _SEEDS.value is not None else (
       5 if scale.name == "paper" else 1)
-  if seeds < 1:
-    raise ValueError("--seeds must be >= 1.")
+  if seeds < 1 or _SEED_START.value < 0:
+    raise ValueError("--seeds must be >= 1 and --seed_start >= 0.")
   unknown = [a for a in _ATTACKS.value if a not in attacks_lib.ALL_ATTACKS]
   if unknown:
     raise ValueError(f"Unknown attacks {unknown}.")
@@ -85,7 +88,8 @@ def args_from_flags() -> exp.Args:
   if _LAYERS.value < 1:
     raise ValueError("--layers must be >= 1.")
   return exp.Args(
-      scale=scale, seeds=list(range(seeds)), datasets=_DATASETS.value,
+      scale=scale,
+      seeds=list(range(_SEED_START.value, _SEED_START.value + seeds)), datasets=_DATASETS.value,
       privacy=_PRIVACY.value, epsilons=epsilons, attacks=_ATTACKS.value,
       max_examples=_MAX.value, pretrained=_PRETRAINED.value,
       overrides=_SET.value, remove_top=_REMOVE.value, layers=_LAYERS.value)

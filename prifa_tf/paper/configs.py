@@ -11,7 +11,8 @@ turns that into a ``TrainConfig``:
 - **OBS**: the paper's batch size (Table 1: 4096 private for CIFAR-10,
   16384 for CIFAR-100; 32/64 non-private).
 - **WS**: weight standardization.
-- **AM**: augmentation multiplicity K (16 in the paper).
+- **AM**: augmentation multiplicity K (16 in the paper; none for CelebA,
+  whose Table 1 column leaves AM empty).
 - **PA**: EMA of the parameters, evaluated with the EMA weights.
 - **SAT**: sharpness-aware training: SAM when non-private, DP-SAT when
   private, with Table 1's radius.
@@ -220,7 +221,9 @@ def make_config(dataset: str, epsilon: Optional[float], techniques,
       weight_standardization="WS" in techniques, pretrained=pretrained,
       private=private, batch_size=batch,
       physical_batch_size=min(scale.physical_batch, batch),
-      augmult=scale.augmult if "AM" in techniques else 0,
+      # Table 1 gives CelebA no augmentation multiplicity.
+      augmult=scale.augmult if "AM" in techniques and base != "celeb_a"
+      else 0,
       ema_decay=scale.ema_decay if "PA" in techniques else None,
       eval_weights="ema" if "PA" in techniques else "last",
       sharpness_rho=radius if "SAT" in techniques else 0.0,

@@ -22,6 +22,21 @@ class TfdsLoaderTest(absltest.TestCase):
         np.testing.assert_array_equal(data.ids, np.arange(20))
         self.assertTrue(np.all(data.labels < classes))
 
+  def test_cached_loads_share_read_only_arrays(self):
+    with tfds.testing.mock_data(num_examples=20):
+      with tfds_loader.cached_loads():
+        a = tfds_loader.load_split("cifar10", "train")
+        b = tfds_loader.load_split("cifar10", "train")
+        other = tfds_loader.load_split("cifar10", "test")
+      c = tfds_loader.load_split("cifar10", "train")
+    self.assertIs(a, b)
+    self.assertIsNot(a, other)
+    self.assertIsNot(a, c)  # No caching outside the block.
+    self.assertFalse(a.images.flags.writeable)
+    with self.assertRaises(ValueError):
+      a.images[0, 0, 0, 0] = 1
+    self.assertTrue(c.images.flags.writeable)
+
   def test_split_offsets(self):
     # (TFDS mock data ignores slices; the real-data test checks the rows.)
     self.assertEqual(tfds_loader._split_offset("train"), 0)

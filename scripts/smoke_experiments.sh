@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every paper experiment at smoke scale on CPU into sweeps/smoke/<name>
+# (real CIFAR-10 from $PRIFA_TFDS_DIR or ../shared/tfds). Each binary is
+# resumable: re-running skips finished runs. Pass experiment names to run a
+# subset, e.g.  bash scripts/smoke_experiments.sh ablation onion
+# CelebA needs the celeb_a TFDS data; without it, its smoke run is the Bazel
+# test //tests/paper:experiments_test (TFDS mock data).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+  names=(demo ablation individual dpsgd_vs_dpsat budget_bias memorization onion)
+fi
+status=0
+for name in "${names[@]}"; do
+  echo "=== $name ($(date -u +%H:%M:%S))"
+  start=$SECONDS
+  .venv/bin/python "experiments/$name.py" --out="sweeps/smoke/$name" \
+      --scale=smoke || status=1
+  echo "=== $name took $((SECONDS - start)) s"
+done
+exit $status

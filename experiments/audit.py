@@ -1,0 +1,61 @@
+r"""Trains one configuration with mislabelled canaries and audits its ε.
+
+  python experiments/audit.py --preset=smoke_dpsgd --workdir=runs/audit
+  python experiments/audit.py --preset=cifar10_dpsat_eps8 --workdir=runs/a8 \
+      --canaries=1000 --alpha=0.05
+
+Writes audit.json (the accountant's ε beside the empirical lower bound) into
+the workdir. Exit status 3 when the lower bound exceeds the claimed ε: the
+DP engine or its accounting is broken. Bad flags or config: 2.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from prifa_tf.attacks import audit
+from prifa_tf.data import DatasetUnavailableError
+from prifa_tf.evaluation import audit_run
+from prifa_tf.training import ConfigError
+from prifa_tf.training import presets
+from prifa_tf.training import WorkdirError
+
+_PRESET = flags.DEFINE_string("preset", "smoke_dpsgd", "Named configuration.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumable).")
+_SET = flags.DEFINE_multi_string("set", [], "Config override key=value.")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+_CANARIES = flags.DEFINE_integer("canaries", 500,
+                                 "Training examples made canaries (half "
+                                 "inserted).")
+_ALPHA = flags.DEFINE_float("alpha", 0.05, "1 - confidence of the bound.")
+_METHOD = flags.DEFINE_enum("method", "clopper-pearson", sorted(audit.METHODS),
+                            "Binomial ratio bound.")
+_SEED = flags.DEFINE_integer("seed", 0, "Canary choice seed.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if not _WORKDIR.value:
+    raise app.UsageError("--workdir is required.")
+  try:
+    cfg = presets.apply_overrides(presets.get(_PRESET.value), _SET.value)
+    if _DATA_DIR.value:
+      cfg.data_dir = _DATA_DIR.value
+    if not 0 < _ALPHA.value < 0.5:
+      raise ValueError("--alpha must be in (0, 0.5).")
+    audit_run.run_audit(cfg, _WORKDIR.value, _CANARIES.value, _ALPHA.value,
+                        _METHOD.value, _SEED.value)
+  except audit.AuditFailure as e:
+    print(str(e), file=sys.stderr)
+    return 3
+  except (ConfigError, DatasetUnavailableError, WorkdirError, ValueError,
+          KeyError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(main)

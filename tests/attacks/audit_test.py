@@ -1,0 +1,92 @@
+"""Privacy audit: canaries, the lower bound, and a broken engine caught."""
+
+from unittest import mock
+
+from absl.testing import absltest
+import numpy as np
+
+from prifa_tf.attacks import audit
+from prifa_tf.evaluation import audit_run
+from prifa_tf.privacy import noise as noise_lib
+from prifa_tf.reporting import results as results_lib
+from tests import fixtures
+
+
+class CanaryTest(absltest.TestCase):
+
+  def test_canaries_are_mislabelled_and_half_inserted(self):
+    train = fixtures.synthetic_set(n=50)
+    can = audit.make_canaries(train, 20, seed=1)
+    self.assertEqual(int(can.included.sum()), 10)
+    truth = dict(zip(train.ids.tolist(), train.labels.tolist()))
+    self.assertTrue(all(truth[int(i)] != l for i, l in zip(can.ids,
+                                                           can.labels)))
+    out, cset = audit.insert(train, can)
+    self.assertLen(out, 40)  # The 10 left out are removed.
+    self.assertEmpty(np.intersect1d(out.ids, can.ids[~can.included]))
+    got = dict(zip(out.ids.tolist(), out.labels.tolist()))
+    for i, label in zip(can.ids[can.included], can.labels[can.included]):
+      self.assertEqual(got[int(i)], label)
+    np.testing.assert_array_equal(cset.ids, can.ids)
+    np.testing.assert_array_equal(cset.labels, can.labels)
+    with self.assertRaisesRegex(ValueError, "m must be"):
+      audit.make_canaries(train, 51)
+
+  def test_lower_bound(self):
+    rng = np.random.default_rng(0)
+    same = audit.epsilon_lower_bound(rng.normal(size=200),
+                                     rng.normal(size=200))
+    self.assertLess(same, 0.3)
+    apart = audit.epsilon_lower_bound(np.full(50, 1.0), np.full(50, 0.0))
+    # Perfect separation of 50 vs 50 at 95%, Bonferroni over 2 x 3 tests,
+    # and TF-Privacy splits each test's alpha between TPR and FPR:
+    # Clopper-Pearson gives TPR >= a^(1/50), FPR <= 1 - a^(1/50).
+    a = 0.05 / 6 / 2
+    self.assertAlmostEqual(apart, np.log(a ** (1 / 50) / (1 - a ** (1 / 50))),
+                           delta=0.05)
+    reversed_ = audit.epsilon_lower_bound(np.full(50, 0.0), np.full(50, 1.0))
+    self.assertGreater(apart, reversed_)
+
+  def test_canary_scores(self):
+    logits = np.log(np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]))
+    np.testing.assert_allclose(audit.canary_scores(logits, np.array([0, 1])),
+                               np.log([0.7, 0.1]))
+
+
+class EngineAuditTest(absltest.TestCase):
+  """A noiseless engine that still claims sigma=20 is caught; the real one
+  passes. 100 canaries among 160 synthetic images, 30 steps."""
+
+  def _audit(self, broken):
+    fixtures.quiet_tf()
+    workdir = self.create_tempdir().full_path
+    cfg = fixtures.private_config(steps=30, batch_size=55,
+                                  physical_batch_size=16,
+                                  noise_multiplier=20.0, learning_rate=2.0)
+    data = fixtures.synthetic_run_data(n=160)
+    patch = mock.patch.object(noise_lib, "add_gaussian_noise",
+                              lambda grads, *a, **k: list(grads))
+    if broken:
+      with patch:
+        return audit_run.run_audit(cfg, workdir, canaries=100, data=data,
+                                   log=lambda _: None), workdir
+    return audit_run.run_audit(cfg, workdir, canaries=100, data=data,
+                               log=lambda _: None), workdir
+
+  def test_broken_engine_fails_loudly(self):
+    with self.assertRaisesRegex(audit.AuditFailure, "AUDIT FAILED"):
+      self._audit(broken=True)
+
+  def test_real_engine_passes_and_reports_both(self):
+    record, workdir = self._audit(broken=False)
+    self.assertTrue(record["passed"])
+    on_disk = results_lib.read_json(f"{workdir}/audit.json")
+    run = results_lib.read_json(f"{workdir}/results.json")
+    self.assertEqual(on_disk["claimed_epsilon"], run["privacy"]["epsilon"])
+    self.assertLess(on_disk["epsilon_lower_bound"],
+                    on_disk["claimed_epsilon"])
+    self.assertLen(on_disk["canary_scores"], 100)
+
+
+if __name__ == "__main__":
+  absltest.main()

@@ -93,8 +93,8 @@ def _plots(outcomes, member_probs, nonmember_probs, out_dir):
   plt.close(fig)
 
 
-def _load_run(workdir, data):
-  """(run results, config, data, model with the evaluated weights)."""
+def load_run(workdir):
+  """(results.json, config) of a completed run, or EvaluationError."""
   res_path = os.path.join(workdir, trainer_lib.RESULTS_FILE)
   if not os.path.exists(res_path):
     raise EvaluationError(f"{workdir} has no {trainer_lib.RESULTS_FILE}: "
@@ -102,22 +102,33 @@ def _load_run(workdir, data):
   run = results_lib.read_json(res_path)
   if run.get("status") != "completed":
     raise EvaluationError(f"The run in {workdir} is not complete.")
-  cfg = TrainConfig.from_dict(run["config"])
+  return run, TrainConfig.from_dict(run["config"])
+
+
+def load_model(workdir, run, cfg, num_classes, input_shape):
+  """The run's model with its saved evaluation weights."""
   weights = os.path.join(workdir, run["weights_file"])
   if not os.path.exists(weights):
     raise EvaluationError(f"Missing weights file {weights}.")
+  model = trainer_lib.build_model(cfg, num_classes, input_shape)
+  try:
+    model.load_weights(weights)
+  except (OSError, ValueError) as e:
+    raise EvaluationError(f"Cannot read weights {weights}: {e}") from e
+  return model
+
+
+def _load_run(workdir, data):
+  """(run results, config, data, model with the evaluated weights)."""
+  run, cfg = load_run(workdir)
   data = data or datasets.build(cfg, remove_ids=run.get("removed_ids"))
   removed = np.intersect1d(data.train.ids, run.get("removed_ids", []))
   if removed.size:
     raise EvaluationError(
         f"The data given holds {removed.size} ids the run left out of "
         f"training (e.g. {removed[:3].tolist()}); they are not members.")
-  model = trainer_lib.build_model(cfg, data.train.num_classes,
-                                  data.train.images.shape[1:])
-  try:
-    model.load_weights(weights)
-  except (OSError, ValueError) as e:
-    raise EvaluationError(f"Cannot read weights {weights}: {e}") from e
+  model = load_model(workdir, run, cfg, data.train.num_classes,
+                     data.train.images.shape[1:])
   return run, cfg, data, model
 
 
@@ -227,7 +238,7 @@ def _dataset_validation(cfg):
                                cfg.download, image_size=size)
   if cfg.test_subset:
     val = subsets.select_ids(val, subsets.random_ids(val, cfg.test_subset,
-                                                     seed=cfg.seed))
+                                                     seed=cfg.data_seed))
   return val
 
 

@@ -66,6 +66,9 @@ _REPORT_ONLY = flags.DEFINE_bool("report_only", False,
 _REMOVE = flags.DEFINE_integer("remove_top", None,
                                "Onion effect: ids removed per layer.")
 _LAYERS = flags.DEFINE_integer("layers", 3, "Onion effect: removal layers.")
+_MODELS = flags.DEFINE_integer("num_models", None,
+                               "LiRA: models trained on random halves "
+                               "(default 16 paper, 8 smoke, 4 tiny).")
 
 
 def args_from_flags() -> exp.Args:
@@ -92,7 +95,8 @@ def args_from_flags() -> exp.Args:
       seeds=list(range(_SEED_START.value, _SEED_START.value + seeds)), datasets=_DATASETS.value,
       privacy=_PRIVACY.value, epsilons=epsilons, attacks=_ATTACKS.value,
       max_examples=_MAX.value, pretrained=_PRETRAINED.value,
-      overrides=_SET.value, remove_top=_REMOVE.value, layers=_LAYERS.value)
+      overrides=_SET.value, remove_top=_REMOVE.value, layers=_LAYERS.value,
+      num_models=_MODELS.value, data_dir=_DATA_DIR.value)
 
 
 def main(experiment: exp.Experiment, argv) -> int:

@@ -38,6 +38,8 @@ class Args:
     overrides: ``key=value`` config overrides applied to every run.
     remove_top: Onion effect: ids removed per layer (None: scale default).
     layers: Onion effect: removal layers.
+    num_models: LiRA: models trained (None: scale default).
+    data_dir: TFDS directory, for experiments that read data to plan.
   """
   scale: configs.Scale
   seeds: Sequence[int]
@@ -50,6 +52,8 @@ class Args:
   overrides: Sequence[str] = ()
   remove_top: Optional[int] = None
   layers: int = 3
+  num_models: Optional[int] = None
+  data_dir: Optional[str] = None
 
   def privacies(self) -> List[Optional[float]]:
     """[8.0] / [None] / both: the epsilon of the private arm is 8."""

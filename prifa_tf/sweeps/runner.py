@@ -55,7 +55,14 @@ def is_finished(out_dir: str, spec: spec_lib.RunSpec) -> bool:
     return False
   want = spec.config.to_dict()
   volatile = set(spec.config.RESUMABLE_CHANGES)
-  return all(done.get(k) == v for k, v in want.items() if k not in volatile)
+  if not all(done.get(k) == v for k, v in want.items() if k not in volatile):
+    return False
+  if spec.exclude_ids is not None:  # LiRA: the same half of the pool.
+    run = results_lib.read_json(os.path.join(run_dir(out_dir, spec.name),
+                                             trainer_lib.RESULTS_FILE))
+    return set(run.get("removed_ids", [])) == {int(i)
+                                                for i in spec.exclude_ids}
+  return True
 
 
 def relative_cost(model: str, image_size: Optional[int]) -> float:
@@ -148,6 +155,9 @@ def _run_one(out_dir, spec, data_dir, backend, log, data_fn):
   if data_dir:
     cfg = dataclasses.replace(cfg, data_dir=data_dir)
   remove = removal_ids(out_dir, spec)
+  if spec.exclude_ids is not None:
+    remove = np.union1d(remove if remove is not None else [],
+                        np.asarray(spec.exclude_ids)).astype(np.int64)
   callback = None
   if spec.mia_every:
     callback = mia_monitor.TrainerMIACallback(

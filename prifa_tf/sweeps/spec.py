@@ -34,6 +34,7 @@ class RunSpec:
     mia_every: membership inference every N steps during training (0: off).
     remove_from, remove_top, risk_score: Onion-effect removal (see module).
     track_from, track_top: ids to track during training (see module).
+    exclude_ids: training ids this run leaves out (LiRA's keep matrix).
   """
   name: str
   config: TrainConfig
@@ -46,6 +47,7 @@ class RunSpec:
   risk_score: str = "mlp_score"
   track_from: Optional[str] = None
   track_top: int = 1
+  exclude_ids: Optional[Sequence[int]] = None
 
   def __post_init__(self):
     if not _NAME.match(self.name) or ".." in self.name.split("/"):

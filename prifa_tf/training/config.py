@@ -54,6 +54,10 @@ class TrainConfig:
   early_stopping_patience: int = 0
   # Bookkeeping.
   seed: int = 0
+  # Seed of the data subsets (train/test subset, validation split, CIFAR-S
+  # gray choice); None: ``seed``. Shadow models (LiRA) share it and vary
+  # ``seed``, so they draw from one candidate pool.
+  subset_seed: Optional[int] = None
   noise_seed: Optional[int] = None
   eval_every: int = 100
   checkpoint_every: int = 50
@@ -81,6 +85,10 @@ class TrainConfig:
   def base_dataset(self) -> str:
     return {"cifar10s": "cifar10", "cifar100s": "cifar100"}.get(
         self.dataset, self.dataset)
+
+  @property
+  def data_seed(self) -> int:
+    return self.seed if self.subset_seed is None else self.subset_seed
 
   @property
   def skewed(self) -> bool:

@@ -32,28 +32,29 @@ def build(cfg, remove_ids=None) -> RunData:
     RunData. Validation examples are held out of training by id.
   """
   base = cfg.base_dataset
+  data_seed = cfg.data_seed
   size = (cfg.image_size, cfg.image_size) if cfg.image_size else None
   train = tfds_loader.load_split(base, "train", cfg.data_dir, cfg.download,
                                  image_size=size)
   test = tfds_loader.load_split(base, TEST_SPLIT[base], cfg.data_dir,
                                 cfg.download, image_size=size)
   if cfg.skewed:
-    train = skewed.make_skewed_train(train, cfg.skew, seed=cfg.seed)
+    train = skewed.make_skewed_train(train, cfg.skew, seed=data_seed)
   if cfg.train_subset:
     train = subsets.select_ids(
-        train, subsets.random_ids(train, cfg.train_subset, seed=cfg.seed))
+        train, subsets.random_ids(train, cfg.train_subset, seed=data_seed))
   if remove_ids is not None and len(remove_ids):
     train = subsets.remove_ids(train, remove_ids)
   validation = None
   if cfg.val_size:
     if cfg.val_size >= len(train):
       raise ValueError(f"val_size {cfg.val_size} leaves no training data.")
-    val_ids = subsets.random_ids(train, cfg.val_size, seed=cfg.seed + 1)
+    val_ids = subsets.random_ids(train, cfg.val_size, seed=data_seed + 1)
     validation = subsets.select_ids(train, val_ids)
     train = subsets.remove_ids(train, val_ids)
   if cfg.test_subset:
     test = subsets.select_ids(
-        test, subsets.random_ids(test, cfg.test_subset, seed=cfg.seed))
+        test, subsets.random_ids(test, cfg.test_subset, seed=data_seed))
   if cfg.skewed:
     color, gray = skewed.make_domain_test_sets(test)
     evaluation = {"color": color, "gray": gray}

@@ -1,0 +1,17 @@
+r"""LiRA (online and offline) against TF-Privacy's threshold attack.
+
+  python experiments/lira.py --out=sweeps/lira_smoke --scale=smoke \
+      --privacy=nonprivate
+  python experiments/lira.py --out=sweeps/lira --scale=paper --dry_run
+
+Trains --num_models models on random halves of the training pool (balanced
+keep matrix), attacks each with the others as shadows, and writes lira.md /
+.csv, log-log ROC plots and per-example scores keyed by id. Flags: see
+`prifa_tf/paper/cli.py` and the README.
+"""
+
+from prifa_tf.paper import cli
+from prifa_tf.paper import lira_experiment
+
+if __name__ == "__main__":
+  cli.run(lira_experiment.LIRA)

@@ -72,9 +72,7 @@ def _figure(agg, out_dir, stem, title, order):
     ax.set_xticklabels(order, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
   axes[0].legend(fontsize=7)
-  fig.suptitle(title)
-  fig.tight_layout()
-  return exp.save_figure(fig, out_dir, stem)
+  return exp.save_figure(fig, out_dir, stem, title=title)
 
 
 CUMULATIVE = exp.Experiment(

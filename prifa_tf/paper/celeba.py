@@ -102,7 +102,6 @@ def _report(df, args, out_dir):
     ax.set_title(f"Figure 7: +GT+DP vs Baseline per attribute "
                  f"({args.scale.name} scale)", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
     files += exp.save_figure(fig, out_dir, "figure7")
   return files
 

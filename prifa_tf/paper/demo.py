@@ -57,10 +57,9 @@ def _report(df, args, out_dir):
     ax.set_xticks(x)
     ax.set_xticklabels(labels, fontsize=7)
     ax.set_title(title, fontsize=9)
-  fig.suptitle(f"DP-SAT vs SAM with all generalization techniques "
-               f"({args.scale.name} scale)")
-  fig.tight_layout()
-  return files + exp.save_figure(fig, out_dir, "demo")
+  return files + exp.save_figure(
+      fig, out_dir, "demo", title="DP-SAT vs SAM with all generalization "
+      f"techniques ({args.scale.name} scale)")
 
 
 DEMO = exp.Experiment(

@@ -109,8 +109,12 @@ def accuracy_columns(datasets: Sequence[str]) -> List[str]:
   return cols
 
 
-def save_figure(fig, out_dir: str, stem: str) -> List[str]:
-  """Saves PNG and PDF atomically; returns their paths."""
+def save_figure(fig, out_dir: str, stem: str,
+                title: Optional[str] = None) -> List[str]:
+  """Titles, lays out and saves PNG and PDF atomically; returns the paths."""
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
   paths = []
   for ext in ("png", "pdf"):
     path = os.path.join(out_dir, f"{stem}.{ext}")

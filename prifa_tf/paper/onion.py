@@ -71,10 +71,9 @@ def _report(df, args, out_dir):
       ax.set_ylabel(label)
       ax.set_xlabel("training examples removed")
   axes[0].legend(fontsize=7)
-  fig.suptitle(f"Onion effect: removing the riskiest examples layer by layer "
-               f"({args.scale.name} scale)")
-  fig.tight_layout()
-  return files + exp.save_figure(fig, out_dir, "onion")
+  return files + exp.save_figure(
+      fig, out_dir, "onion", title="Onion effect: removing the riskiest "
+      f"examples layer by layer ({args.scale.name} scale)")
 
 
 ONION = exp.Experiment(

@@ -78,7 +78,6 @@ def _table4_report(df, args, out_dir):
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{dataset} ({args.scale.name} scale)")
     ax.legend(fontsize=7)
-  fig.tight_layout()
   return files + exp.save_figure(fig, out_dir, "table4")
 
 
@@ -138,10 +137,9 @@ def _table6_report(df, args, out_dir):
       ax.set_xticklabels(order)
       ax.set_xlabel("ε")
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"{dataset}: privacy budget x data bias "
-                 f"({args.scale.name} scale; Figures 3, 4, 8)")
-    fig.tight_layout()
-    files += exp.save_figure(fig, out_dir, f"table6_{dataset}")
+    files += exp.save_figure(
+        fig, out_dir, f"table6_{dataset}", title=f"{dataset}: privacy "
+        f"budget x data bias ({args.scale.name} scale; Figures 3, 4, 8)")
   return files
 
 

@@ -97,10 +97,10 @@ def _report(df, args, out_dir):
       ax.set_xlabel("step")
       ax.set_ylim(0, 1)
     axes[0][0].legend(fontsize=6)
-    fig.suptitle(f"{dataset}: memorization during training (Figure 2; "
-                 f"{args.scale.name} scale, seed {seed})")
-    fig.tight_layout()
-    files += exp.save_figure(fig, out_dir, f"timeline_{dataset}_seed{seed}")
+    files += exp.save_figure(
+        fig, out_dir, f"timeline_{dataset}_seed{seed}",
+        title=f"{dataset}: memorization during training (Figure 2; "
+        f"{args.scale.name} scale, seed {seed})")
   return files
 
 

@@ -157,8 +157,8 @@ class KerasMIACallback(tf.keras.callbacks.Callback):
 class TrainerMIACallback:
   """Trainer ``step_callback`` that builds its MIAMonitor from the run's data.
 
-  Members are ``size`` seeded training examples, non-members as many test
-  examples (the first evaluation set).
+  Members are ``size`` seeded training examples, non-members as many
+  held-out examples (``RunData.nonmembers``: drawn like the training set).
   """
 
   def __init__(self, every, size=1000, attacks=("threshold",), track_ids=(),
@@ -172,7 +172,7 @@ class TrainerMIACallback:
     if self.monitor is not None:
       return
     train = trainer.data.train
-    test = next(iter(trainer.data.evaluation.values()))
+    test = trainer.data.nonmembers
     unknown = np.setdiff1d(self.track_ids, train.ids)
     if unknown.size:
       raise ValueError(f"--mia_track_ids {unknown[:5].tolist()} are not "

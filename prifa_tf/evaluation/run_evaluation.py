@@ -6,8 +6,9 @@ attack), ``risk_scores.csv`` (per training id: each trained attack's
 membership score and the Song & Mittal membership probability), TensorBoard
 scalars under ``tensorboard/eval`` and ROC / score-histogram plots.
 
-Members are the training examples of the run; non-members are the held-out
-test set (COLOR for CIFAR-S). Every CIFAR model is also scored on the
+Members are the training examples of the run; non-members are held-out test
+examples drawn like them (for CIFAR-S, the test set skewed by the training
+rule, so that colour alone does not tell members apart). Every CIFAR model is also scored on the
 COLOR/GRAY pair of the test set, so Eq. 1's bias and the Harmonic Score are
 defined for models trained on unbiased data too.
 
@@ -165,9 +166,11 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
   logits_train, logits_test = logits(data.train), logits(test)
   train_acc = evaluation.accuracy(logits_train, data.train.labels)
   test_acc = evaluation.accuracy(logits_test, test.labels)
+  held_out = data.nonmembers
+  logits_held = (logits_test if held_out is test else logits(held_out))
   full = attacks_lib.MembershipData(
-      logits_train, data.train.labels, data.train.ids, logits_test,
-      test.labels, test.ids)
+      logits_train, data.train.labels, data.train.ids, logits_held,
+      held_out.labels, held_out.ids)
   members = full.subsample(max_examples, seed, balanced=balanced)
   log(f"Attacking with {len(members.ids_train)} members and "
       f"{len(members.ids_test)} non-members: {', '.join(attacks)}")
@@ -183,7 +186,7 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
     validation = validation or data.validation or _dataset_validation(cfg)
     rows, outcomes = multilabel.attribute_rows(
         members, logits(validation), validation.labels,
-        _rows_of(test, members.ids_test).domains, data.train.labels,
+        _rows_of(held_out, members.ids_test).domains, data.train.labels,
         data.train.domains, attacks, backend=backend, seed=seed, log=log)
     summary = multilabel.summarize(rows)
     report.update({

@@ -19,6 +19,17 @@ class RunData:
   validation: Optional[ImageSet]
   evaluation: Dict[str, ImageSet]
   dataset: str  # base dataset name, for channel statistics.
+  # Held-out examples drawn like the training set, for membership
+  # inference (CIFAR-S: the test set skewed by the training rule, so that
+  # an attack cannot tell members by colour alone). None: the first
+  # evaluation set.
+  membership_test: Optional[ImageSet] = None
+
+  @property
+  def nonmembers(self) -> ImageSet:
+    if self.membership_test is not None:
+      return self.membership_test
+    return next(iter(self.evaluation.values()))
 
 
 def build(cfg, remove_ids=None) -> RunData:
@@ -55,12 +66,15 @@ def build(cfg, remove_ids=None) -> RunData:
   if cfg.test_subset:
     test = subsets.select_ids(
         test, subsets.random_ids(test, cfg.test_subset, seed=data_seed))
+  membership_test = None
   if cfg.skewed:
     color, gray = skewed.make_domain_test_sets(test)
     evaluation = {"color": color, "gray": gray}
+    membership_test = skewed.make_skewed_train(test, cfg.skew,
+                                               seed=data_seed)
   else:
     evaluation = {"test": test}
-  return RunData(train, validation, evaluation, base)
+  return RunData(train, validation, evaluation, base, membership_test)
 
 
 def train_ids(data: RunData) -> np.ndarray:

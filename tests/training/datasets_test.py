@@ -1,0 +1,44 @@
+"""Data assembly: CIFAR-S non-members are drawn like the members."""
+
+from absl.testing import absltest
+import numpy as np
+import tensorflow_datasets as tfds
+
+from prifa_tf.data import skewed
+from prifa_tf.training import datasets
+from tests import fixtures
+
+
+class DatasetsTest(absltest.TestCase):
+
+  def test_skewed_nonmembers_match_the_training_mix(self):
+    cfg = fixtures.private_config(dataset="cifar10s", skew=0.8)
+    with tfds.testing.mock_data(num_examples=400):
+      data = datasets.build(cfg)
+    held = data.nonmembers
+    self.assertIs(held, data.membership_test)
+    self.assertEqual(sorted(data.evaluation), ["color", "gray"])
+    np.testing.assert_array_equal(np.sort(held.ids),
+                                  np.sort(data.evaluation["color"].ids))
+    colour_classes = set(skewed.color_classes(10).tolist())
+    for part in (data.train, held):
+      for c in range(10):
+        dom = part.domains[part.labels == c]
+        if len(dom) < 10:
+          continue
+        majority = skewed.COLOR if c in colour_classes else skewed.GRAY
+        self.assertBetween(np.mean(dom == majority), 0.7, 0.9)
+    # Gray held-out images really are gray.
+    g = held.images[held.domains == skewed.GRAY]
+    np.testing.assert_array_equal(g[..., 0], g[..., 1])
+
+  def test_unskewed_nonmembers_are_the_test_set(self):
+    cfg = fixtures.private_config(dataset="cifar10")
+    with tfds.testing.mock_data(num_examples=50):
+      data = datasets.build(cfg)
+    self.assertIsNone(data.membership_test)
+    self.assertIs(data.nonmembers, data.evaluation["test"])
+
+
+if __name__ == "__main__":
+  absltest.main()

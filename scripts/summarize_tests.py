@@ -1,7 +1,8 @@
 """Counts test cases in Bazel's JUnit XML and prints 'N passed, N failed'.
 
 Usage: summarize_tests.py TESTLOGS_DIR //tests/a:x_test //tests/b:y_test ...
-A target without XML (e.g. it never ran) counts as one failure.
+A target without (readable) XML, e.g. it never ran or timed out, counts as
+one failure.
 """
 
 import os
@@ -10,7 +11,10 @@ import xml.etree.ElementTree as ET
 
 
 def count(xml_path):
-  root = ET.parse(xml_path).getroot()
+  try:
+    root = ET.parse(xml_path).getroot()
+  except ET.ParseError:  # Empty or cut-off XML (e.g. a timed-out target).
+    return 0, 1, 0
   passed = failed = skipped = 0
   for case in root.iter("testcase"):
     kids = {c.tag for c in case}

@@ -1,9 +1,11 @@
 """Empirical privacy audit with canaries (a lower bound beside the claimed ε).
 
 Procedure (one training run):
-1. ``make_canaries`` picks m training examples and gives each a wrong label
-   (mislabelled canaries). A random half is inserted into training; the
-   other half is left out.
+1. ``data.canaries.make_canaries`` (re-exported here) picks m training
+   examples and gives each a wrong label (mislabelled canaries). A random
+   half is inserted into training; the other half is left out. A config
+   with ``audit_canaries > 0`` does this in ``training.datasets``, and the
+   trainer writes the audit beside the claimed ε in ``results.json``.
 2. After training, each canary is scored by the model's loss on its wrong
    label (``canary_scores``: minus the loss, so members score higher).
 3. ``epsilon_lower_bound`` turns the separation of inserted and left-out
@@ -23,8 +25,9 @@ from typing import Optional
 import numpy as np
 from tensorflow_privacy.privacy.privacy_tests import epsilon_lower_bound as elb
 
-from prifa_tf.data import subsets
-from prifa_tf.data.image_set import ImageSet
+from prifa_tf.data.canaries import Canaries
+from prifa_tf.data.canaries import insert  # pylint: disable=unused-import
+from prifa_tf.data.canaries import make_canaries  # pylint: disable=unused-import
 
 METHODS = {"clopper-pearson": elb.BoundMethod.CLOPPER_PEARSON,
            "bailey": elb.BoundMethod.BAILEY,
@@ -33,57 +36,6 @@ METHODS = {"clopper-pearson": elb.BoundMethod.CLOPPER_PEARSON,
 
 class AuditFailure(AssertionError):
   """The empirical lower bound exceeds the claimed ε."""
-
-
-@dataclasses.dataclass
-class Canaries:
-  """Mislabelled canaries.
-
-  Attributes:
-    ids: training ids used as canaries.
-    labels: their wrong labels.
-    included: whether each was inserted into training.
-  """
-  ids: np.ndarray
-  labels: np.ndarray
-  included: np.ndarray
-
-
-def make_canaries(train: ImageSet, m: int, seed: int = 0) -> Canaries:
-  """m canaries from ``train``, half of them (at random) included."""
-  if train.multilabel:
-    raise ValueError("Canaries need single-label data.")
-  if not 2 <= m <= len(train):
-    raise ValueError(f"m must be in [2, {len(train)}]; got {m}.")
-  rng = np.random.default_rng(seed)
-  pick = rng.choice(len(train), m, replace=False)
-  shift = rng.integers(1, train.num_classes, m)
-  labels = (train.labels[pick] + shift) % train.num_classes
-  included = np.zeros(m, dtype=bool)
-  included[rng.permutation(m)[:m // 2]] = True
-  return Canaries(train.ids[pick].astype(np.int64), labels.astype(np.int32),
-                  included)
-
-
-def insert(train: ImageSet, canaries: Canaries):
-  """(training set with canaries, all canaries as an ImageSet).
-
-  Included canaries keep their place in training with their wrong label;
-  left-out canaries are removed from training.
-  """
-  left_out = canaries.ids[~canaries.included]
-  out = subsets.remove_ids(train, left_out)
-  labels = out.labels.copy()
-  position = {int(i): k for k, i in enumerate(out.ids)}
-  for i, label, inc in zip(canaries.ids, canaries.labels, canaries.included):
-    if inc:
-      labels[position[int(i)]] = label
-  out = dataclasses.replace(out, labels=labels)
-  chosen = subsets.select_ids(train, canaries.ids)
-  order = {int(i): k for k, i in enumerate(chosen.ids)}
-  chosen = chosen.take(np.array([order[int(i)] for i in canaries.ids]))
-  canary_set = dataclasses.replace(chosen, labels=canaries.labels.copy())
-  return out, canary_set
 
 
 def canary_scores(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:

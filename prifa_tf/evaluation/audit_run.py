@@ -1,23 +1,21 @@
 """One audited training run: canaries in, train, lower bound out.
 
-Writes ``audit.json`` into the workdir beside ``results.json``: the
-accountant's ε and the empirical lower bound, side by side. A failed audit
-raises ``attacks.audit.AuditFailure`` after the file is written.
+The trainer does the audit whenever a config has ``audit_canaries > 0``;
+this is the standalone entry point of ``experiments/audit.py``. The workdir
+gets ``audit.json`` (per-canary scores) and the summary in
+``results.json``, beside the accountant's ε. A failed audit raises
+``attacks.audit.AuditFailure`` after both files are written.
 """
 
+import dataclasses
 import os
 from typing import Optional
 
-import numpy as np
-
-from prifa_tf.attacks import audit as audit_lib
-from prifa_tf.evaluation import run_evaluation
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.training import datasets
-from prifa_tf.training import evaluation
 from prifa_tf.training import trainer as trainer_lib
 
-AUDIT_FILE = "audit.json"
+AUDIT_FILE = trainer_lib.AUDIT_FILE
 
 
 def run_audit(cfg, workdir: str, canaries: int = 500, alpha: float = 0.05,
@@ -41,28 +39,11 @@ def run_audit(cfg, workdir: str, canaries: int = 500, alpha: float = 0.05,
   Raises:
     AuditFailure: the lower bound exceeds the run's ε.
   """
-  data = data or datasets.build(cfg)
-  chosen = audit_lib.make_canaries(data.train, canaries, seed=seed)
-  data.train, canary_set = audit_lib.insert(data.train, chosen)
+  cfg = dataclasses.replace(cfg, audit_canaries=canaries, audit_seed=seed,
+                            audit_alpha=alpha, audit_method=method).validate()
+  data = datasets.with_canaries(data or datasets.build(cfg), cfg)
   log(f"Audit: {canaries} mislabelled canaries, "
-      f"{int(chosen.included.sum())} inserted into {len(data.train)} "
+      f"{int(data.canaries.included.sum())} inserted into {len(data.train)} "
       "training examples.")
   trainer_lib.Trainer(cfg, workdir, data=data, log=log).run()
-  # The released model: the saved evaluation weights (EMA when PA is on).
-  run, _, _, model = run_evaluation._load_run(workdir, data)  # pylint: disable=protected-access
-  logits = evaluation.predict_logits(model, canary_set.images, data.dataset)
-  scores = audit_lib.canary_scores(logits, canary_set.labels)
-  claimed = (run.get("privacy") or {}).get("epsilon")
-  result = audit_lib.audit(scores, chosen, claimed, alpha, method)
-  record = {**result.to_dict(), "delta": (run.get("privacy") or {}).get(
-      "delta"), "canary_ids": chosen.ids.tolist(),
-            "canary_included": chosen.included.tolist(),
-            "canary_scores": np.asarray(scores).tolist()}
-  results_lib.write_json_atomic(os.path.join(workdir, AUDIT_FILE), record)
-  log(f"Audit: claimed ε = "
-      + (f"{claimed:.3f}" if claimed is not None else "none (non-private)")
-      + f", empirical lower bound ε ≥ {result.epsilon_lower_bound:.3f} "
-      f"({1 - alpha:.0%} confidence, {method}): "
-      + ("PASSED" if result.passed else "FAILED"))
-  audit_lib.check(result)
-  return record
+  return results_lib.read_json(os.path.join(workdir, AUDIT_FILE))

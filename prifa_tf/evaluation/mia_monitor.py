@@ -23,6 +23,7 @@ import tensorflow as tf
 from prifa_tf import attacks as attacks_lib
 from prifa_tf.data import subsets
 from prifa_tf.reporting import results as results_lib
+from prifa_tf.training import datasets
 from prifa_tf.training import evaluation
 
 HISTORY_FILE = "mia_history.json"
@@ -171,7 +172,7 @@ class TrainerMIACallback:
     """Builds the monitor (checking track_ids) before training starts."""
     if self.monitor is not None:
       return
-    train = trainer.data.train
+    train = datasets.members(trainer.data)  # Without audit canaries.
     test = trainer.data.nonmembers
     unknown = np.setdiff1d(self.track_ids, train.ids)
     if unknown.size:

@@ -122,7 +122,8 @@ def load_model(workdir, run, cfg, num_classes, input_shape):
 def _load_run(workdir, data):
   """(run results, config, data, model with the evaluated weights)."""
   run, cfg = load_run(workdir)
-  data = data or datasets.build(cfg, remove_ids=run.get("removed_ids"))
+  data = datasets.with_canaries(
+      data or datasets.build(cfg, remove_ids=run.get("removed_ids")), cfg)
   removed = np.intersect1d(data.train.ids, run.get("removed_ids", []))
   if removed.size:
     raise EvaluationError(
@@ -157,19 +158,21 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
       dataset's own validation split.
   """
   run, cfg, data, model = _load_run(workdir, data)
+  trainer_lib.check_audit(run)  # A failed privacy audit stops here too.
+  train = datasets.members(data)  # Audit canaries are not members.
 
   def logits(s):
     return evaluation.predict_logits(model, s.images, data.dataset)
 
   test_name = next(iter(data.evaluation))
   test = data.evaluation[test_name]
-  logits_train, logits_test = logits(data.train), logits(test)
-  train_acc = evaluation.accuracy(logits_train, data.train.labels)
+  logits_train, logits_test = logits(train), logits(test)
+  train_acc = evaluation.accuracy(logits_train, train.labels)
   test_acc = evaluation.accuracy(logits_test, test.labels)
   held_out = data.nonmembers
   logits_held = (logits_test if held_out is test else logits(held_out))
   full = attacks_lib.MembershipData(
-      logits_train, data.train.labels, data.train.ids, logits_held,
+      logits_train, train.labels, train.ids, logits_held,
       held_out.labels, held_out.ids)
   members = full.subsample(max_examples, seed, balanced=balanced)
   log(f"Attacking with {len(members.ids_train)} members and "
@@ -178,6 +181,7 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
       "workdir": os.path.abspath(workdir),
       "config": cfg.to_dict(),
       "privacy_budget": run["privacy"],
+      "audit": run.get("audit"),
       "utility": {"train_accuracy": train_acc, "test_accuracy": test_acc,
                   "generalization_gap": metrics.generalization_gap(
                       train_acc, test_acc)},

@@ -24,7 +24,8 @@ INDIVIDUAL_STEPS = [("BL", ())] + [("BL+" + t, (t,))
                                    for t in configs.TECHNIQUES]
 METRICS = ["test_accuracy", "color_accuracy", "gray_accuracy", "mlp_auc",
            "rf_auc", "threshold_auc", "threshold_entropy_auc", "max_auc",
-           "generalization_gap", "skew_bias", "harmonic_score", "epsilon"]
+           "generalization_gap", "skew_bias", "harmonic_score", "epsilon",
+           "epsilon_lower_bound"]
 
 
 def _specs(steps, args: exp.Args, datasets):

@@ -68,7 +68,12 @@ _REMOVE = flags.DEFINE_integer("remove_top", None,
 _LAYERS = flags.DEFINE_integer("layers", 3, "Onion effect: removal layers.")
 _MODELS = flags.DEFINE_integer("num_models", None,
                                "LiRA: models trained on random halves "
-                               "(default 16 paper, 8 smoke, 4 tiny).")
+                               "(default 16 paper, 8 smoke, 4 tiny); Onion "
+                               "with --onion_risk=lira: shadows per layer.")
+_ONION_RISK = flags.DEFINE_enum(
+    "onion_risk", "mlp", ["mlp", "lira"],
+    "Onion effect: rank removals by TF-Privacy's MLP risk score (the paper) "
+    "or by online LiRA against shadow models (Carlini et al.).")
 
 
 def args_from_flags() -> exp.Args:
@@ -92,11 +97,13 @@ def args_from_flags() -> exp.Args:
     raise ValueError("--layers must be >= 1.")
   return exp.Args(
       scale=scale,
-      seeds=list(range(_SEED_START.value, _SEED_START.value + seeds)), datasets=_DATASETS.value,
+      seeds=list(range(_SEED_START.value, _SEED_START.value + seeds)),
+      datasets=_DATASETS.value,
       privacy=_PRIVACY.value, epsilons=epsilons, attacks=_ATTACKS.value,
       max_examples=_MAX.value, pretrained=_PRETRAINED.value,
       overrides=_SET.value, remove_top=_REMOVE.value, layers=_LAYERS.value,
-      num_models=_MODELS.value, data_dir=_DATA_DIR.value)
+      num_models=_MODELS.value, onion_risk=_ONION_RISK.value,
+      data_dir=_DATA_DIR.value)
 
 
 def main(experiment: exp.Experiment, argv) -> int:

@@ -66,6 +66,8 @@ class Scale:
     image_size: CelebA resize.
     val_size: non-private validation split (early stopping).
     early_stopping_patience: evaluations without improvement.
+    audit_canaries: canaries of the privacy audit in every private run on
+      CIFAR (issue 8; 0: none). Override with ``--set=audit_canaries=0``.
   """
   name: str
   train_subset: Optional[int]
@@ -87,6 +89,7 @@ class Scale:
   val_size: int
   early_stopping_patience: int
   eval_every: int
+  audit_canaries: int = 0
 
 
 PAPER = Scale(
@@ -101,7 +104,7 @@ PAPER = Scale(
     private_lr={"cifar10": 2.0, "cifar100": 4.0, "celeb_a": 2.0},
     nonprivate_lr={"cifar10": 0.01, "cifar100": 0.01, "celeb_a": 1e-4},
     momentum=0.9, image_size=64, val_size=5000, early_stopping_patience=5,
-    eval_every=1000)
+    eval_every=1000, audit_canaries=500)
 
 SMOKE = Scale(
     name="smoke", train_subset=2000, test_subset=1000,
@@ -114,7 +117,7 @@ SMOKE = Scale(
     private_lr={"cifar10": 2.0, "cifar100": 2.0, "celeb_a": 2.0},
     nonprivate_lr={"cifar10": 0.05, "cifar100": 0.05, "celeb_a": 0.05},
     momentum=0.9, image_size=32, val_size=0, early_stopping_patience=0,
-    eval_every=100)
+    eval_every=100, audit_canaries=50)
 
 TINY = dataclasses.replace(
     SMOKE, name="tiny", train_subset=240, test_subset=120,
@@ -122,7 +125,7 @@ TINY = dataclasses.replace(
     nonprivate_obs={"cifar10": 30, "cifar100": 30, "celeb_a": 30},
     bl_batch_private=30, bl_batch_nonprivate=60, augmult=2,
     private_epochs=0.5, nonprivate_epochs=0.5, physical_batch=30,
-    image_size=16)
+    image_size=16, audit_canaries=10)
 
 SCALES = {s.name: s for s in (PAPER, SMOKE, TINY)}
 
@@ -235,7 +238,10 @@ def make_config(dataset: str, epsilon: Optional[float], techniques,
     cfg = dataclasses.replace(
         cfg, target_epsilon=float(epsilon), delta=delta,
         noise_multiplier=sigma, steps=steps, learning_rate=scale.private_lr[
-            base], momentum=0.0)
+            base], momentum=0.0,
+        # Every private result on single-label data carries an audit.
+        audit_canaries=0 if base == "celeb_a" else scale.audit_canaries,
+        audit_seed=seed)
   else:
     steps = max(1, int(round(scale.nonprivate_epochs * n / batch)))
     cfg = dataclasses.replace(

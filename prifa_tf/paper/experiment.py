@@ -9,12 +9,10 @@ import dataclasses
 import os
 from typing import Callable, List, Optional, Sequence, Tuple
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import pandas as pd
 
 from prifa_tf.paper import configs
+from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps.spec import RunSpec
 from prifa_tf.training import presets
@@ -38,7 +36,9 @@ class Args:
     overrides: ``key=value`` config overrides applied to every run.
     remove_top: Onion effect: ids removed per layer (None: scale default).
     layers: Onion effect: removal layers.
-    num_models: LiRA: models trained (None: scale default).
+    num_models: LiRA: models trained, or Onion shadows per layer (None:
+      scale default).
+    onion_risk: Onion effect: removal ranking, "mlp" (paper) or "lira".
     data_dir: TFDS directory, for experiments that read data to plan.
   """
   scale: configs.Scale
@@ -53,6 +53,7 @@ class Args:
   remove_top: Optional[int] = None
   layers: int = 3
   num_models: Optional[int] = None
+  onion_risk: str = "mlp"
   data_dir: Optional[str] = None
 
   def privacies(self) -> List[Optional[float]]:
@@ -112,18 +113,7 @@ def accuracy_columns(datasets: Sequence[str]) -> List[str]:
 def save_figure(fig, out_dir: str, stem: str,
                 title: Optional[str] = None) -> List[str]:
   """Titles, lays out and saves PNG and PDF atomically; returns the paths."""
-  if title:
-    fig.suptitle(title)
-  fig.tight_layout()
-  paths = []
-  for ext in ("png", "pdf"):
-    path = os.path.join(out_dir, f"{stem}.{ext}")
-    tmp = os.path.join(out_dir, f".{stem}.tmp.{ext}")
-    fig.savefig(tmp, dpi=130)
-    os.replace(tmp, path)
-    paths.append(path)
-  plt.close(fig)
-  return paths
+  return figures.save(fig, out_dir, stem, title)
 
 
 def write_table(df: pd.DataFrame, out_dir: str, stem: str, title: str,

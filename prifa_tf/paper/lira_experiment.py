@@ -16,14 +16,13 @@ import pandas as pd
 
 from prifa_tf.attacks import lira
 from prifa_tf.data import tfds_loader
-from prifa_tf.evaluation import run_evaluation
+from prifa_tf.evaluation import lira_risk
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps import runner
 from prifa_tf.sweeps.spec import RunSpec
 from prifa_tf.training import datasets
-from prifa_tf.training import evaluation
 
 NUM_MODELS = {"paper": 16, "smoke": 8, "tiny": 4}
 
@@ -34,7 +33,11 @@ def _pool(cfg, data_dir):
 
 
 def _base_config(args, dataset, eps):
-  return exp.config(args, dataset, eps, configs.TECHNIQUES, seed=0)
+  # No audit canaries: every model must see the same pool with the same
+  # labels, and the keep matrix must say exactly who trained on what.
+  return dataclasses.replace(
+      exp.config(args, dataset, eps, configs.TECHNIQUES, seed=0),
+      audit_canaries=0)
 
 
 def _specs(args):
@@ -59,17 +62,6 @@ def _specs(args):
   return out
 
 
-def _model_logits(out_dir, name, pool):
-  """Logits of one model on the pool, original and flipped."""
-  workdir = runner.run_dir(out_dir, name)
-  run, cfg = run_evaluation.load_run(workdir)
-  model = run_evaluation.load_model(workdir, run, cfg, pool.num_classes,
-                                    pool.images.shape[1:])
-  base = cfg.base_dataset
-  return [evaluation.predict_logits(model, pool.images, base),
-          evaluation.predict_logits(model, pool.images[:, :, ::-1], base)]
-
-
 def _report(df, args, out_dir):
   if df.empty:
     return []
@@ -87,7 +79,8 @@ def _report(df, args, out_dir):
     ids = pool.ids
     keep = np.stack([~np.isin(ids, s.exclude_ids) for s in specs
                      if s.name in names])
-    stats = np.stack([lira.statistics(_model_logits(out_dir, n, pool),
+    stats = np.stack([lira.statistics(lira_risk.model_logits(
+                                          runner.run_dir(out_dir, n), pool),
                                       pool.labels) for n in names])
     per_target = []
     for t in range(len(names)):

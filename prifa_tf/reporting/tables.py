@@ -51,6 +51,8 @@ def flatten(report: dict, run: Optional[dict] = None) -> Dict[str, float]:
   out["p1_score"] = _num(report.get("p1_score"))
   budget = report.get("privacy_budget") or {}
   out["epsilon"] = _num(budget.get("epsilon"))
+  audit = report.get("audit") or {}
+  out["epsilon_lower_bound"] = _num(audit.get("epsilon_lower_bound"))
   if run:
     out["steps"] = _num(run.get("steps"))
     out["train_examples"] = _num(run.get("num_train_examples"))

@@ -23,6 +23,7 @@ from typing import Callable, Dict, Optional, Sequence
 import numpy as np
 
 from prifa_tf.data import tfds_loader
+from prifa_tf.evaluation import lira_risk
 from prifa_tf.evaluation import mia_monitor
 from prifa_tf.evaluation import run_evaluation
 from prifa_tf.privacy import accounting
@@ -100,7 +101,9 @@ def estimate_cost(spec: spec_lib.RunSpec) -> Dict[str, float]:
 
 
 def _read_risk_scores(parent_dir, column):
-  path = os.path.join(parent_dir, "risk_scores.csv")
+  name = (lira_risk.LIRA_RISK_FILE if column == "lira_score"
+          else "risk_scores.csv")
+  path = os.path.join(parent_dir, name)
   if not os.path.exists(path):
     raise SweepError(f"{parent_dir} has no risk_scores.csv.")
   with open(path) as f:
@@ -121,7 +124,18 @@ def _top_risk(parent_dir, column, k):
   return attacks.top_risk_ids(ids, scores, k)
 
 
-def removal_ids(out_dir: str, spec: spec_lib.RunSpec) -> Optional[np.ndarray]:
+def _ensure_lira_risk(out_dir, spec, data_fn):
+  """Scores the parent's members with LiRA against its shadows (once)."""
+  parent = run_dir(out_dir, spec.remove_from or spec.track_from)
+  if spec.risk_score != "lira_score" or os.path.exists(
+      os.path.join(parent, lira_risk.LIRA_RISK_FILE)):
+    return
+  lira_risk.write_lira_risk(
+      parent, [run_dir(out_dir, s) for s in spec.risk_shadows], data_fn)
+
+
+def removal_ids(out_dir: str, spec: spec_lib.RunSpec,
+                data_fn=None) -> Optional[np.ndarray]:
   """Onion effect: the parent's removed ids plus its top-risk ids."""
   if not spec.remove_from:
     return None
@@ -133,6 +147,7 @@ def removal_ids(out_dir: str, spec: spec_lib.RunSpec) -> Optional[np.ndarray]:
   parent_removed = os.path.join(parent, REMOVED_FILE)
   before = (results_lib.read_json(parent_removed)["removed"]
             if os.path.exists(parent_removed) else [])
+  _ensure_lira_risk(out_dir, spec, data_fn)
   new = _top_risk(parent, spec.risk_score, spec.remove_top)
   removed = np.union1d(before, new).astype(np.int64)
   os.makedirs(workdir, exist_ok=True)
@@ -142,9 +157,10 @@ def removal_ids(out_dir: str, spec: spec_lib.RunSpec) -> Optional[np.ndarray]:
   return removed
 
 
-def track_ids(out_dir: str, spec: spec_lib.RunSpec):
+def track_ids(out_dir: str, spec: spec_lib.RunSpec, data_fn=None):
   if not spec.track_from:
     return []
+  _ensure_lira_risk(out_dir, spec, data_fn)
   return [int(i) for i in _top_risk(run_dir(out_dir, spec.track_from),
                                     spec.risk_score, spec.track_top)]
 
@@ -154,14 +170,19 @@ def _run_one(out_dir, spec, data_dir, backend, log, data_fn):
   cfg = spec.config
   if data_dir:
     cfg = dataclasses.replace(cfg, data_dir=data_dir)
-  remove = removal_ids(out_dir, spec)
+  remove = removal_ids(out_dir, spec, data_fn)
+  if spec.shadow_of:
+    remove = lira_risk.shadow_exclusions(
+        run_dir(out_dir, spec.shadow_of), cfg, spec.shadow_index,
+        spec.num_shadows, data_fn)
   if spec.exclude_ids is not None:
     remove = np.union1d(remove if remove is not None else [],
                         np.asarray(spec.exclude_ids)).astype(np.int64)
   callback = None
   if spec.mia_every:
     callback = mia_monitor.TrainerMIACallback(
-        spec.mia_every, track_ids=track_ids(out_dir, spec), seed=cfg.seed)
+        spec.mia_every, track_ids=track_ids(out_dir, spec, data_fn),
+        seed=cfg.seed)
   data = data_fn(cfg, remove) if data_fn else None
   trainer_lib.Trainer(cfg, workdir, remove_ids=remove, log=log, data=data,
                       step_callback=callback).run()

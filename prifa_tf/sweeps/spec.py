@@ -8,6 +8,11 @@ an earlier run of the same sweep:
 - ``track_from``: the memorization timeline. The run tracks, during
   training, the membership probability of the parent's ``track_top``
   riskiest training ids.
+- ``shadow_of``: a LiRA shadow model of an earlier run. It trains on the
+  half (``shadow_index`` of ``num_shadows``, balanced keep matrix) of that
+  run's members.
+- ``risk_shadows``: with ``risk_score="lira_score"``, the shadows of
+  ``remove_from`` whose LiRA scores rank the ids to remove.
 """
 
 import dataclasses
@@ -35,6 +40,8 @@ class RunSpec:
     remove_from, remove_top, risk_score: Onion-effect removal (see module).
     track_from, track_top: ids to track during training (see module).
     exclude_ids: training ids this run leaves out (LiRA's keep matrix).
+    shadow_of, shadow_index, num_shadows: a LiRA shadow (see module).
+    risk_shadows: shadows whose LiRA scores rank removals (see module).
   """
   name: str
   config: TrainConfig
@@ -48,16 +55,28 @@ class RunSpec:
   track_from: Optional[str] = None
   track_top: int = 1
   exclude_ids: Optional[Sequence[int]] = None
+  shadow_of: Optional[str] = None
+  shadow_index: int = 0
+  num_shadows: int = 0
+  risk_shadows: Sequence[str] = ()
 
   def __post_init__(self):
     if not _NAME.match(self.name) or ".." in self.name.split("/"):
       raise ValueError(f"Bad run name {self.name!r}.")
     if self.remove_from and self.remove_top <= 0:
       raise ValueError(f"{self.name}: remove_from needs remove_top > 0.")
+    if self.shadow_of and not 0 <= self.shadow_index < self.num_shadows:
+      raise ValueError(f"{self.name}: shadow_index must be in [0, "
+                       f"num_shadows={self.num_shadows}).")
+    if (self.risk_score == "lira_score") != bool(self.risk_shadows) and (
+        self.remove_from or self.track_from):
+      raise ValueError(f"{self.name}: risk_score='lira_score' needs "
+                       "risk_shadows, and risk_shadows need it.")
 
   @property
   def parents(self):
-    return [p for p in (self.remove_from, self.track_from) if p]
+    return [p for p in (self.remove_from, self.track_from, self.shadow_of)
+            if p] + list(self.risk_shadows)
 
 
 def check_order(specs: Sequence[RunSpec]) -> None:

@@ -6,6 +6,7 @@ from typing import Optional
 
 DATASETS = ("cifar10", "cifar100", "cifar10s", "cifar100s", "celeb_a")
 SAMPLINGS = ("shuffle", "poisson")
+AUDIT_METHODS = ("clopper-pearson", "bailey", "katz-log")
 
 
 class ConfigError(ValueError):
@@ -52,6 +53,13 @@ class TrainConfig:
   sharpness_rho: float = 0.0
   per_example: str = "auto"
   early_stopping_patience: int = 0
+  # Privacy audit: this many training examples become mislabelled canaries
+  # (half inserted, half left out) and the trainer reports an empirical ε
+  # lower bound beside the accountant's ε (0: no audit).
+  audit_canaries: int = 0
+  audit_seed: int = 0
+  audit_alpha: float = 0.05
+  audit_method: str = "clopper-pearson"
   # Bookkeeping.
   seed: int = 0
   # Seed of the data subsets (train/test subset, validation split, CIFAR-S
@@ -116,6 +124,14 @@ class TrainConfig:
     need(self.eval_every >= 1 and self.checkpoint_every >= 1 and
          self.log_every >= 1, "eval/checkpoint/log intervals must be >= 1.")
     need(self.val_size >= 0, "val_size must be >= 0.")
+    need(self.audit_canaries == 0 or self.audit_canaries >= 2,
+         "audit_canaries must be 0 (no audit) or >= 2.")
+    need(self.audit_canaries == 0 or self.dataset != "celeb_a",
+         "the canary audit needs single-label data; CelebA is multi-label "
+         "(set audit_canaries=0).")
+    need(0 < self.audit_alpha < 0.5, "audit_alpha must be in (0, 0.5).")
+    need(self.audit_method in AUDIT_METHODS,
+         f"audit_method must be one of {AUDIT_METHODS}.")
     need(self.early_stopping_patience == 0 or self.val_size > 0,
          "early stopping needs a validation split (val_size > 0).")
     if self.private:

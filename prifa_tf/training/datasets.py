@@ -5,6 +5,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
+from prifa_tf.data import canaries as canaries_lib
 from prifa_tf.data import skewed
 from prifa_tf.data import subsets
 from prifa_tf.data import tfds_loader
@@ -24,6 +25,11 @@ class RunData:
   # an attack cannot tell members by colour alone). None: the first
   # evaluation set.
   membership_test: Optional[ImageSet] = None
+  # Privacy audit (config ``audit_canaries``): the canaries, and all of
+  # them (inserted or not) with their wrong labels. Not members for the
+  # membership attacks.
+  canaries: Optional[canaries_lib.Canaries] = None
+  canary_set: Optional[ImageSet] = None
 
   @property
   def nonmembers(self) -> ImageSet:
@@ -74,7 +80,35 @@ def build(cfg, remove_ids=None) -> RunData:
                                                seed=data_seed)
   else:
     evaluation = {"test": test}
-  return RunData(train, validation, evaluation, base, membership_test)
+  return with_canaries(
+      RunData(train, validation, evaluation, base, membership_test), cfg)
+
+
+def with_canaries(data: RunData, cfg) -> RunData:
+  """``data`` with the config's audit canaries in training (idempotent).
+
+  The canaries are drawn from the training set (after removals and the
+  validation split) with ``cfg.audit_seed``, so that rebuilding the data of
+  a run for its evaluation draws the same ones.
+  """
+  if not cfg.audit_canaries or data.canaries is not None:
+    return data
+  chosen = canaries_lib.make_canaries(data.train, cfg.audit_canaries,
+                                      seed=cfg.audit_seed)
+  train, canary_set = canaries_lib.insert(data.train, chosen)
+  return dataclasses.replace(data, train=train, canaries=chosen,
+                             canary_set=canary_set)
+
+
+def members(data: RunData) -> ImageSet:
+  """Training examples that are members for membership inference.
+
+  Audit canaries (mislabelled on purpose) are left out.
+  """
+  if data.canaries is None:
+    return data.train
+  keep = ~np.isin(data.train.ids, data.canaries.ids)
+  return data.train.take(np.flatnonzero(keep))
 
 
 def train_ids(data: RunData) -> np.ndarray:

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from prifa_tf import models
+from prifa_tf.attacks import audit as audit_lib
 from prifa_tf.data import augment
 from prifa_tf.data import preprocess
 from prifa_tf.optim import averaging
@@ -43,6 +44,7 @@ from prifa_tf.training.config import TrainConfig
 
 RESULTS_FILE = "results.json"
 PROGRESS_FILE = "progress.json"
+AUDIT_FILE = "audit.json"
 
 
 class TrainingDivergedError(RuntimeError):
@@ -157,8 +159,9 @@ class Trainer:
   def _setup_in_scope(self):
     cfg = self.cfg
     tf.keras.utils.set_random_seed(cfg.seed)
-    self.data = self._given_data or datasets.build(
-        cfg, remove_ids=self.remove_ids)
+    self.data = datasets.with_canaries(
+        self._given_data or datasets.build(cfg, remove_ids=self.remove_ids),
+        cfg)
     train = self.data.train
     self.n = len(train)
     self.plan = _plan_steps(cfg, self.n)
@@ -289,6 +292,7 @@ class Trainer:
       done = results_lib.read_json(results_path)
       if done.get("status") == "completed":
         self.log(f"{results_path} already complete; nothing to do.")
+        check_audit(done)
         return done
     self._setup()
     cfg = self.cfg
@@ -382,13 +386,17 @@ class Trainer:
       weights_used = cfg.eval_weights
     last = self.evaluate("last") if weights_used != "last" else None
     eps = self.epsilon_spent(steps)
+    released = "last" if weights_used.startswith("best") else None
+    audit = self._audit(released, eps)
     results = self._results(steps, stop_reason, last_stats, wall, final,
-                            last, weights_used, eps)
+                            last, weights_used, eps, audit)
     if not self.chief:
       return results
+    if audit is not None:
+      results_lib.write_json_atomic(os.path.join(self.workdir, AUDIT_FILE),
+                                    audit)
     weights_path = os.path.join(self.workdir, results["weights_file"])
-    with self._eval_weights_context(
-        "last" if weights_used.startswith("best") else None):
+    with self._eval_weights_context(released):
       tmp = weights_path[:-3] + ".tmp.h5"
       self.model.save_weights(tmp)
       os.replace(tmp, weights_path)
@@ -398,11 +406,38 @@ class Trainer:
              + (f", eps={eps:.3f}" if eps is not None else "")
              + f" (stopped by {stop_reason.replace('_', ' ')} after {steps} "
              f"steps); results in {os.path.join(self.workdir, RESULTS_FILE)}")
+    if audit is not None:
+      self.log(f"audit: claimed ε = "
+               + (f"{eps:.3f}" if eps is not None else "none (non-private)")
+               + f", empirical lower bound ε ≥ "
+               f"{audit['epsilon_lower_bound']:.3f} ({audit['canaries']} "
+               f"canaries, {1 - audit['alpha']:.0%} confidence, "
+               f"{audit['method']}): "
+               + ("passed" if audit["passed"] else "FAILED"))
+    check_audit(results)
     return results
 
+  def _audit(self, which, eps):
+    """The canary audit of the released weights (None without canaries)."""
+    if self.data.canaries is None:
+      return None
+    cfg, chosen = self.cfg, self.data.canary_set
+    with self._eval_weights_context(which):
+      logits = evaluation.predict_logits(self.model, chosen.images,
+                                         self.data.dataset)
+    scores = audit_lib.canary_scores(logits, chosen.labels)
+    result = audit_lib.audit(scores, self.data.canaries, eps,
+                             cfg.audit_alpha, cfg.audit_method)
+    return {**result.to_dict(), "delta": cfg.delta if cfg.private else None,
+            "canary_ids": self.data.canaries.ids.tolist(),
+            "canary_included": self.data.canaries.included.tolist(),
+            "canary_scores": np.asarray(scores).tolist()}
+
   def _results(self, steps, stop_reason, last_stats, wall, final, last,
-               weights_used, eps):
+               weights_used, eps, audit):
     cfg = self.cfg
+    summary = None if audit is None else {
+        k: v for k, v in audit.items() if not k.startswith("canary_")}
     return {
         "status": "completed",
         "config": cfg.to_dict(),
@@ -424,13 +459,28 @@ class Trainer:
             "sampling_used": cfg.sampling,
             "sampling_rate": cfg.batch_size / self.n,
             "noise_draws": int(self.engine.noise_draws.numpy()),
+            # The empirical lower bound beside the claimed ε (issue 8).
+            "epsilon_lower_bound": (summary or {}).get(
+                "epsilon_lower_bound"),
+            "audit": (f"see {AUDIT_FILE}" if summary else
+                      "not audited (audit_canaries=0)"),
         },
+        "audit": summary,
         "last_batch": last_stats,
         "seed": cfg.seed,
         "wall_time_s_this_session": wall,
         "replicas": self.engine.replicas,
         "weights_file": "final_eval_weights.h5",  # HDF5, by layer name.
     }
+
+
+def check_audit(results: dict) -> None:
+  """Raises AuditFailure when the run's audit failed (loudly, every time)."""
+  audit = results.get("audit")
+  if audit and not audit["passed"]:
+    audit_lib.check(audit_lib.AuditResult(**{
+        f.name: audit[f.name]
+        for f in dataclasses.fields(audit_lib.AuditResult)}))
 
 
 def train(cfg: TrainConfig, workdir: str, **kwargs) -> dict:

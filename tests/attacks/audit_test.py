@@ -7,8 +7,10 @@ import numpy as np
 
 from prifa_tf.attacks import audit
 from prifa_tf.evaluation import audit_run
+from prifa_tf.evaluation import run_evaluation
 from prifa_tf.privacy import noise as noise_lib
 from prifa_tf.reporting import results as results_lib
+from prifa_tf.training import trainer as trainer_lib
 from tests import fixtures
 
 
@@ -29,7 +31,7 @@ class CanaryTest(absltest.TestCase):
       self.assertEqual(got[int(i)], label)
     np.testing.assert_array_equal(cset.ids, can.ids)
     np.testing.assert_array_equal(cset.labels, can.labels)
-    with self.assertRaisesRegex(ValueError, "m must be"):
+    with self.assertRaisesRegex(ValueError, "canaries <= 50"):
       audit.make_canaries(train, 51)
 
   def test_lower_bound(self):
@@ -60,6 +62,7 @@ class EngineAuditTest(absltest.TestCase):
   def _audit(self, broken):
     fixtures.quiet_tf()
     workdir = self.create_tempdir().full_path
+    self._last_workdir = workdir
     cfg = fixtures.private_config(steps=30, batch_size=55,
                                   physical_batch_size=16,
                                   noise_multiplier=20.0, learning_rate=2.0)
@@ -86,6 +89,37 @@ class EngineAuditTest(absltest.TestCase):
     self.assertLess(on_disk["epsilon_lower_bound"],
                     on_disk["claimed_epsilon"])
     self.assertLen(on_disk["canary_scores"], 100)
+    # The bound sits beside the claimed ε in results.json and eval.json.
+    self.assertEqual(run["privacy"]["epsilon_lower_bound"],
+                     on_disk["epsilon_lower_bound"])
+    self.assertTrue(run["audit"]["passed"])
+    report = run_evaluation.evaluate_workdir(
+        workdir, ("threshold",), data=fixtures.synthetic_run_data(n=160),
+        log=lambda _: None)
+    self.assertEqual(report["audit"]["epsilon_lower_bound"],
+                     on_disk["epsilon_lower_bound"])
+    self.assertEqual(report["mia"]["members"], 160 - 100)  # No canaries.
+
+  def test_a_failed_audit_stays_loud_on_resume_and_evaluation(self):
+    with self.assertRaises(audit.AuditFailure):
+      self._audit(broken=True)
+    workdir = self._last_workdir
+    run = results_lib.read_json(f"{workdir}/results.json")
+    self.assertFalse(run["audit"]["passed"])  # Written before raising.
+    with self.assertRaisesRegex(audit.AuditFailure, "AUDIT FAILED"):
+      run_evaluation.evaluate_workdir(
+          workdir, ("threshold",), data=fixtures.synthetic_run_data(n=160),
+          log=lambda _: None)
+
+  def test_unaudited_private_runs_say_so(self):
+    fixtures.quiet_tf()
+    workdir = self.create_tempdir().full_path
+    run = trainer_lib.Trainer(
+        fixtures.private_config(steps=1), workdir,
+        data=fixtures.synthetic_run_data(n=24), log=lambda _: None).run()
+    self.assertIsNone(run["privacy"]["epsilon_lower_bound"])
+    self.assertIn("not audited", run["privacy"]["audit"])
+    self.assertIsNone(run["audit"])
 
 
 if __name__ == "__main__":

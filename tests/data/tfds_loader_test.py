@@ -1,6 +1,5 @@
 """TFDS loading: mock data, slices, missing data, and the real CIFAR-10."""
 
-import os
 
 from absl.testing import absltest
 import numpy as np

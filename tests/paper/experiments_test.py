@@ -85,6 +85,25 @@ class SpecsTest(absltest.TestCase):
       self.assertEqual(child.remove_top, onion.DEFAULT_REMOVE["tiny"])
       self.assertIsNone(child.max_examples)  # Every id gets a score.
       self.assertIn("mlp", child.attacks)
+    lira_ranked = onion.ONION.build(args(seeds=[0], privacy="private",
+                                         layers=2, onion_risk="lira"))
+    spec_lib.check_order(lira_ranked)
+    targets = [s for s in lira_ranked if s.labels["role"] == "target"]
+    self.assertLen(targets, 3)
+    self.assertLen(lira_ranked, 3 + 2 * onion.DEFAULT_SHADOWS["tiny"])
+    for parent, child in zip(targets, targets[1:]):
+      self.assertEqual(child.risk_score, "lira_score")
+      shadows = [s for s in lira_ranked if s.name in child.risk_shadows]
+      self.assertLen(shadows, onion.DEFAULT_SHADOWS["tiny"])
+      for sh in shadows:
+        self.assertEqual(sh.shadow_of, parent.name)
+        self.assertEqual(sh.config.data_seed, parent.config.data_seed)
+        self.assertEqual(sh.config.audit_canaries, 0)
+        self.assertNotEqual(sh.config.seed, parent.config.seed)
+      self.assertLen({sh.config.seed for sh in shadows}, len(shadows))
+    # Private CIFAR runs carry an audit; shadows and LiRA models do not.
+    self.assertEqual(targets[0].config.audit_canaries,
+                     configs.TINY.audit_canaries)
     tl = timeline.TIMELINE.build(args(seeds=[0]))
     spec_lib.check_order(tl)
     self.assertEqual(tl[0].labels["arm"], "reference")

@@ -124,6 +124,37 @@ class RunnerTest(absltest.TestCase):
     self.assertEqual(sorted(history[-1]["membership_probability"]),
                      sorted(str(i) for i in top5[:2]))
 
+  def test_onion_ranked_by_lira_against_shadows(self):
+    shadows = [spec(f"f/layer0_shadow{m}", shadow_of="f/layer0",
+                    shadow_index=m, num_shadows=4, cfg={"seed": 10 + m,
+                                                        "subset_seed": 0})
+               for m in range(4)]
+    specs = [spec("f/layer0"), *shadows,
+             spec("f/layer1", remove_from="f/layer0", remove_top=6,
+                  risk_score="lira_score",
+                  risk_shadows=[s.name for s in shadows])]
+    status = runner.run_sweep(self.out, specs, log=quiet, data_fn=data_fn)
+    self.assertTrue(all(v["status"] == "done" for v in status.values()),
+                    status)
+    # Balanced keep matrix: every member trains exactly 2 of the 4 shadows.
+    left_out = [set(results_lib.read_json(os.path.join(
+        runner.run_dir(self.out, s.name), "results.json"))["removed_ids"])
+                for s in shadows]
+    for i in range(48):
+      self.assertEqual(sum(i in s_out for s_out in left_out), 2)
+    layer0 = runner.run_dir(self.out, "f/layer0")
+    ids, scores = runner._read_risk_scores(layer0, "lira_score")  # pylint: disable=protected-access
+    self.assertLen(ids, 48)
+    self.assertTrue(np.isfinite(scores).all())
+    top = ids[np.lexsort((ids, -scores))][:6]
+    removed = results_lib.read_json(os.path.join(
+        runner.run_dir(self.out, "f/layer1"), runner.REMOVED_FILE))
+    self.assertEqual(removed["score"], "lira_score")
+    self.assertEqual(sorted(removed["removed"]), sorted(top.tolist()))
+    with self.assertRaisesRegex(ValueError, "risk_shadows"):
+      spec("f/bad", remove_from="f/layer0", remove_top=1,
+           risk_score="lira_score")
+
   def test_dry_run_costs_and_trains_nothing(self):
     specs = [spec("e/private", cfg={"augmult": 4}),
              spec("e/sam", cfg={"private": False, "sharpness_rho": 0.05,

@@ -39,6 +39,26 @@ class DatasetsTest(absltest.TestCase):
     self.assertIsNone(data.membership_test)
     self.assertIs(data.nonmembers, data.evaluation["test"])
 
+  def test_audit_canaries_are_drawn_alike_and_are_not_members(self):
+    cfg = fixtures.private_config(dataset="cifar10", audit_canaries=20,
+                                  audit_seed=3)
+    with tfds.testing.mock_data(num_examples=120):
+      first, again = datasets.build(cfg), datasets.build(cfg)
+    can = first.canaries
+    self.assertLen(can.ids, 20)
+    np.testing.assert_array_equal(can.ids, again.canaries.ids)
+    np.testing.assert_array_equal(can.labels, again.canaries.labels)
+    self.assertLen(first.train, 120 - 10)  # 10 left out.
+    self.assertIs(datasets.with_canaries(first, cfg), first)  # Idempotent.
+    members = datasets.members(first)
+    self.assertLen(members, 120 - 20)
+    self.assertEmpty(np.intersect1d(members.ids, can.ids))
+    # Without canaries, every training example is a member.
+    plain = datasets.with_canaries(
+        datasets.RunData(first.train, None, first.evaluation, "cifar10"),
+        fixtures.private_config())
+    self.assertIs(datasets.members(plain), plain.train)
+
 
 if __name__ == "__main__":
   absltest.main()

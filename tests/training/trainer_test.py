@@ -3,7 +3,6 @@
 import os
 
 from absl.testing import absltest
-import numpy as np
 
 from prifa_tf.privacy import accounting
 from prifa_tf.reporting import results as results_lib

@@ -1,0 +1,1 @@
+"""Non-private defenses against membership inference (PAST, L1, L2)."""

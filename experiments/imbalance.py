@@ -21,7 +21,7 @@ from prifa_tf.companion import imbalance_study
 
 _OUT = flags.DEFINE_string("out", None, "Study directory (resumable).")
 _SCALE = flags.DEFINE_enum("scale", "smoke", sorted(imbalance_study.SCALES),
-                           "paper: 30,000 images, 60 epochs; smoke: 2,000 "
+                           "paper: 30,000 images, 60 epochs; smoke: 1,000 "
                            "images, 2 epochs (CPU); tiny: tests.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _SEED = flags.DEFINE_integer("seed", 0, "Subset, initialisation and noise.")

@@ -67,7 +67,7 @@ PAPER = ImbalanceScale(
     clip_sweep=(1.0, 5.0, 10.0), clip_sweep_fraction=0.7, delta=1e-6,
     track_points=30)
 SMOKE = dataclasses.replace(
-    PAPER, name="smoke", train_size=2000, test_size=1000, model="wrn_10_1",
+    PAPER, name="smoke", train_size=1000, test_size=500, model="wrn_10_1",
     image_size=32, epochs=2, learning_rate=1e-3, track_points=10)
 TINY = dataclasses.replace(
     SMOKE, name="tiny", train_size=64, test_size=40, image_size=16,

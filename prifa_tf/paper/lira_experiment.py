@@ -25,6 +25,10 @@ from prifa_tf.sweeps.spec import RunSpec
 from prifa_tf.training import datasets
 
 NUM_MODELS = {"paper": 16, "smoke": 8, "tiny": 4}
+# Non-private smoke models train 500 steps of 32 (16 epochs of their half of
+# the 2,000-image pool, K=4), not the smoke scale's 4 epochs: LiRA needs
+# models that fit their training data. ``--set=steps=N`` overrides it.
+SMOKE_NONPRIVATE_STEPS = 500
 
 
 def _pool(cfg, data_dir):
@@ -35,9 +39,14 @@ def _pool(cfg, data_dir):
 def _base_config(args, dataset, eps):
   # No audit canaries: every model must see the same pool with the same
   # labels, and the keep matrix must say exactly who trained on what.
-  return dataclasses.replace(
+  cfg = dataclasses.replace(
       exp.config(args, dataset, eps, configs.TECHNIQUES, seed=0),
       audit_canaries=0)
+  steps_set = any(o.split("=", 1)[0].strip() == "steps"
+                  for o in args.overrides)
+  if args.scale.name == "smoke" and not cfg.private and not steps_set:
+    cfg = dataclasses.replace(cfg, steps=SMOKE_NONPRIVATE_STEPS)
+  return cfg
 
 
 def _specs(args):

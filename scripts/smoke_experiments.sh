@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Runs every paper experiment at smoke scale on CPU into sweeps/smoke/<name>
+# Runs every paper experiment and the CIFAR-10 companion studies (past, fnr)
+# at smoke scale on CPU into sweeps/smoke/<name>
 # (real CIFAR-10 from $PRIFA_TFDS_DIR or ../shared/tfds). Each binary is
 # resumable: re-running skips finished runs. Pass experiment names to run a
 # subset, e.g.  bash scripts/smoke_experiments.sh ablation onion
 # CelebA needs the celeb_a TFDS data; without it, its smoke run is the Bazel
-# test //tests/paper:experiments_test (TFDS mock data).
+# test //tests/paper:experiments_test (TFDS mock data); the imbalance study
+# (also CelebA) runs on mock data in benchmarks/imbalance_smoke_mock.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  names=(demo ablation individual dpsgd_vs_dpsat budget_bias memorization onion)
+  names=(demo ablation individual dpsgd_vs_dpsat budget_bias memorization onion
+         past fnr)
 fi
 status=0
 for name in "${names[@]}"; do

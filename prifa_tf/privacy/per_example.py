@@ -10,18 +10,24 @@ clipped once (De et al. 2022).
 
 Strategies:
   * ``loop``: a tf.while_loop over examples, accumulating clipped gradients.
-    Memory O(parameters), no per-example copies; fastest on CPU.
+    Memory O(parameters), no per-example copies; works for any model.
   * ``vectorized``: ``tf.vectorized_map`` over examples, materialising all
     per-example gradients, as TF-Privacy's vectorized optimizers do. Suited
     to accelerators.
-  * ``auto``: ``vectorized`` when a GPU is visible, else ``loop``.
+  * ``per_layer``: one forward and one backward pass of the batch; each
+    layer's per-example parameter gradients are formed from its recorded
+    inputs and output gradients (privacy.per_layer). Covers the WRNs
+    (Conv2D, WSConv2D, Dense, GroupNorm); fastest on CPU.
+  * ``auto``: ``vectorized`` when a GPU is visible; else ``per_layer`` when
+    the model's layers are all covered, ``loop`` otherwise.
 """
 
 import tensorflow as tf
 
 from prifa_tf.privacy import clipping
+from prifa_tf.privacy import per_layer
 
-STRATEGIES = ("auto", "loop", "vectorized")
+STRATEGIES = ("auto", "loop", "vectorized", "per_layer")
 
 
 def _example_loss(model, loss_fn, x_views, y_views):
@@ -83,17 +89,40 @@ def clipped_sum_vectorized(model, loss_fn, x, y, weights, views,
   return summed, norms, losses, logits
 
 
-def resolve(name: str) -> str:
-  """Maps ``auto`` to the strategy suited to the visible devices."""
+def resolve(name: str, model=None) -> str:
+  """Maps ``auto`` to the strategy suited to the devices (and the model).
+
+  Args:
+    name: a strategy name from STRATEGIES.
+    model: the model to train; with it, ``auto`` picks ``per_layer`` on CPU
+      when every trainable layer is covered, and ``per_layer`` is refused
+      with the uncovered layers named when it is not.
+
+  Raises:
+    ValueError: unknown name, or ``per_layer`` for a model it cannot handle.
+  """
   if name not in STRATEGIES:
     raise ValueError(f"Unknown per-example strategy {name!r}; choose one of "
                      f"{STRATEGIES}.")
   if name == "auto":
-    return "vectorized" if tf.config.list_physical_devices("GPU") else "loop"
+    if tf.config.list_physical_devices("GPU"):
+      return "vectorized"
+    if model is None or per_layer.supports(model):
+      return "per_layer"
+    return "loop"
+  if name == "per_layer" and model is not None:
+    bad = per_layer.unsupported_layers(model)
+    if bad:
+      raise per_layer.UnsupportedLayerError(
+          "per_example='per_layer' does not cover these trainable layers: " +
+          ", ".join(bad) + ". Use per_example='loop' (any model).")
   return name
 
 
-def get_strategy(name: str):
-  """Returns the clipped-sum function called ``name``."""
-  name = resolve(name)
-  return clipped_sum_loop if name == "loop" else clipped_sum_vectorized
+_FUNCTIONS = {"loop": clipped_sum_loop, "vectorized": clipped_sum_vectorized,
+              "per_layer": per_layer.clipped_sum_per_layer}
+
+
+def get_strategy(name: str, model=None):
+  """Returns the clipped-sum function called ``name`` (see resolve)."""
+  return _FUNCTIONS[resolve(name, model)]

@@ -18,14 +18,14 @@ fixtures.use_logical_cpus(4)
 LOSS = losses.softmax_cross_entropy
 
 
-def make_engine(replicas, sigma, views=1):
+def make_engine(replicas, sigma, views=1, per_example="loop"):
   strategy = fixtures.mirrored(replicas) if replicas > 1 else \
       tf.distribute.get_strategy()
   with strategy.scope():
     model = fixtures.tiny_model(size=8, seed=2)
     return gradient_engine.GradientEngine(
         model, LOSS, views=views, private=True, l2_norm_clip=0.3,
-        noise_multiplier=sigma, strategy="loop", distribution=strategy)
+        noise_multiplier=sigma, strategy=per_example, distribution=strategy)
 
 
 def logical_gradient(engine, seed, b=4, batch=8):
@@ -43,10 +43,11 @@ def logical_gradient(engine, seed, b=4, batch=8):
 
 class DistributedEngineTest(parameterized.TestCase):
 
-  @parameterized.parameters(2, 4)
-  def test_sigma_zero_equals_single_device(self, replicas):
+  @parameterized.parameters((2, "loop"), (4, "loop"), (2, "per_layer"))
+  def test_sigma_zero_equals_single_device(self, replicas, per_example):
+    # The reference is single-device *loop*: strategies agree across R too.
     ref, ref_stats = logical_gradient(make_engine(1, 0.0, views=2), (0, 0))
-    engine = make_engine(replicas, 0.0, views=2)
+    engine = make_engine(replicas, 0.0, views=2, per_example=per_example)
     got, stats = logical_gradient(engine, (0, 0))
     self.assertEqual(engine.replicas, replicas)
     for a, b in zip(got, ref):

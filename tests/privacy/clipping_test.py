@@ -31,7 +31,7 @@ class ClippingTest(parameterized.TestCase):
     cls.x = tf.constant(rng.normal(size=(6, 8, 8, 3)).astype(np.float32) * 3)
     cls.y = tf.constant(np.array([0, 1, 2, 3, 4, 5], np.int32))
 
-  @parameterized.parameters("loop", "vectorized")
+  @parameterized.parameters("loop", "vectorized", "per_layer")
   def test_clipping_bound_per_example(self, strategy):
     fn = per_example.get_strategy(strategy)
     c = 0.01  # Far below the raw gradient norms: every example is clipped.
@@ -44,7 +44,7 @@ class ClippingTest(parameterized.TestCase):
       self.assertAlmostEqual(float(tf.linalg.global_norm(summed)), c,
                              delta=1e-6)
 
-  @parameterized.parameters("loop", "vectorized")
+  @parameterized.parameters("loop", "vectorized", "per_layer")
   def test_matches_manual_clipped_sum(self, strategy):
     fn = per_example.get_strategy(strategy)
     c = 1.0
@@ -61,7 +61,7 @@ class ClippingTest(parameterized.TestCase):
     for s, e in zip(summed, expected):
       np.testing.assert_allclose(s.numpy(), e, atol=2e-5, rtol=1e-4)
 
-  @parameterized.parameters("loop", "vectorized")
+  @parameterized.parameters("loop", "vectorized", "per_layer")
   def test_augmult_clips_mean_of_view_gradients(self, strategy):
     fn = per_example.get_strategy(strategy)
     k, c = 3, 0.5
@@ -86,7 +86,7 @@ class ClippingTest(parameterized.TestCase):
                                [1.0, 1.0, 0.25, 1.0])
 
   def test_losses_and_logits_come_from_the_same_pass(self):
-    for strategy in ("loop", "vectorized"):
+    for strategy in ("loop", "vectorized", "per_layer"):
       _, _, losses_, logits = per_example.get_strategy(strategy)(
           self.model, LOSS, self.x, self.y, tf.ones([6]), 1, 1.0)
       ref = self.model(self.x, training=True)
@@ -99,7 +99,7 @@ class ClippingTest(parameterized.TestCase):
       per_example.get_strategy("jacobian")
     self.assertEqual(per_example.resolve("auto"),
                      "vectorized" if tf.config.list_physical_devices("GPU")
-                     else "loop")
+                     else "per_layer")
 
 
 if __name__ == "__main__":

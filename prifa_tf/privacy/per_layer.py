@@ -1,0 +1,462 @@
+"""Clipped gradient sums from one backward pass, layer by layer.
+
+For a layer ``z = f(a; theta)`` the gradient of example i's loss with respect
+to ``theta`` depends only on the layer's input ``a_i`` and on
+``g_i = dL_i/dz_i``. One forward pass records every trainable layer's input;
+one backward pass of the summed loss, taken with respect to the layers'
+(watched) outputs, gives every ``g_i`` at once (examples
+do not interact: GroupNorm normalises within an example). Then, per layer:
+
+1. **Per-example squared norms** of the layer's parameter gradients, by the
+   cheaper of two exact methods (Bu et al. 2022, "mixed ghost clipping"):
+
+   * *instantiate*: form each example's kernel gradient ``a_i^T g_i`` with
+     one grouped ``Conv2DBackpropFilter`` (the examples are the groups), or
+     an einsum for Dense layers, and reduce it;
+   * *ghost norm* (Goodfellow 2015; Li et al. 2022): ``||a_i^T g_i||_F^2 =
+     sum_pq (a_p . a_q)(g_p . g_q)`` over the example's output positions p,
+     q, never forming the kernel gradient. Cheaper when positions are few
+     (the last WRN stage).
+
+   Weight-standardised kernels are handled exactly: the layer computes
+   ``t = conv(a, u)`` with ``u = (w - mean) / s`` and ``z = gain * t + b``;
+   the gradient with respect to the raw kernel is ``P h / s`` per output
+   channel, with ``P = I - 11^T/n - u u^T`` an orthogonal projection and
+   ``h`` the gradient with respect to ``u`` (no ``u`` term where the
+   variance floor is active). Instantiated gradients are projected
+   explicitly; ghost norms use centred patches, which give
+   ``|(I - 11^T/n) h|^2``, minus ``(u.h)^2 = (gain * dL/dgain)^2``.
+
+2. **Clip factors** ``c_i = w_i min(1, C/||g_i||)`` from the summed squares.
+
+3. **The clipped sum** ``sum_i c_i grad_i`` per variable: from the
+   instantiated gradients, or with one ordinary weight-gradient op on the
+   rescaled output gradients ``c_i g_i`` (ghost layers); for WS kernels the
+   standardisation's VJP is then applied once, to the sum.
+
+No per-example backward pass is run and the model is not rebuilt: the
+forward pass replays the Keras functional graph with TF-Privacy's
+``gradient_clipping_utils.model_forward_pass`` (the traversal its fast
+clipping uses). Covered layers: Conv2D, WSConv2D, Dense and
+GroupNormalization; a model with any other trainable layer is refused
+(``unsupported_layers``), and the ``loop`` strategy handles it.
+"""
+
+import numpy as np
+import tensorflow as tf
+from tensorflow_privacy.privacy.fast_gradient_clipping import (
+    gradient_clipping_utils)
+
+from prifa_tf.models import ws_conv
+from prifa_tf.privacy import clipping
+
+# "auto": per conv layer, the cheaper of instantiation and ghost norm;
+# "never"/"always" force one (tests exercise both paths).
+GHOST_MODES = ("auto", "never", "always")
+# Up to this many examples per physical batch (static), per-example kernel
+# gradients are one op per example; beyond, one grouped op.
+_MAX_UNSTACKED = 64
+
+
+class UnsupportedLayerError(ValueError):
+  """A trainable layer has no per-layer clipping rule."""
+
+
+def _per_example(t, n):
+  """[n * views, ..., c] -> [n, positions, c]: an example's rows together."""
+  return tf.reshape(t, tf.concat([[n, -1], tf.shape(t)[-1:]], 0))
+
+
+def _weighted_sum(factors, t):
+  """sum_i factors[i] * t[i]."""
+  return tf.tensordot(factors, t, axes=1)
+
+
+class _Standardization:
+  """u = (w - mean) / s per output channel, s^2 = max(fan_in var, eps).
+
+  The WSConv2D kernel is ``u * gain`` (models.ws_conv). ``u`` has unit norm
+  per channel while the floor is inactive (``free`` = 1), and the VJP of
+  w -> u is the projection ``(h - mean(h) - free * u (u . h)) / s``.
+  """
+
+  def __init__(self, kernel):
+    _, var = tf.nn.moments(kernel, axes=[0, 1, 2])
+    spread = var * float(np.prod(kernel.shape[:-1]))
+    self.s2 = tf.maximum(spread, ws_conv.WS_EPS)
+    self.u = ws_conv.standardize_kernel(kernel, 1.0)  # The layer's formula.
+    self.free = tf.cast(spread > ws_conv.WS_EPS, kernel.dtype)
+
+  def per_example_sq(self, grads, gain):
+    """|P h_i|^2 per example and channel (times s^2), and dL_i/dgain.
+
+    Args:
+      grads: [n, kh, kw, cin, cout] gradients w.r.t. the kernel the conv
+        used, ``u * gain``; h = gain * grads is the gradient w.r.t. u.
+      gain: [cout].
+
+    The projection is formed explicitly (centre, then remove the part along
+    the unit vector u), so no large terms cancel.
+    """
+    centred = grads - tf.reduce_mean(grads, axis=[1, 2, 3], keepdims=True)
+    dgain = tf.reduce_sum(centred * self.u, axis=[1, 2, 3])
+    along_u = self.free * dgain[:, None, None, None, :]
+    sq = tf.square(gain) * tf.reduce_sum(tf.square(centred - self.u * along_u),
+                                         axis=[1, 2, 3])
+    return sq, dgain
+
+  def vjp(self, h):
+    """The gradient w.r.t. the raw kernel, given h = dL/du."""
+    centred = h - tf.reduce_mean(h, axis=[0, 1, 2])
+    along_u = self.free * tf.reduce_sum(self.u * h, axis=[0, 1, 2])
+    return (centred - self.u * along_u) * tf.math.rsqrt(self.s2)
+
+
+class _Conv:
+  """Conv2D and WSConv2D (channels_last, ungrouped)."""
+
+  @staticmethod
+  def check(layer):
+    if layer.data_format != "channels_last" or layer.groups != 1:
+      raise UnsupportedLayerError(
+          f"{layer.name}: only channels_last, ungrouped Conv2D is covered")
+
+  @staticmethod
+  def _use_ghost(layer, a, views, mode):
+    """Mixed ghost clipping: the cheaper of ghost norm and instantiation."""
+    if mode != "auto":
+      return mode == "always"
+    kh, kw, cin, cout = layer.kernel.shape
+    k = kh * kw * cin
+    out_hw = layer.compute_output_shape(a.shape)[1:3]
+    positions = views * int(np.prod(out_hw))
+    return positions * (k + cout) < k * cout
+
+  @staticmethod
+  def forward(layer, a, views, mode):
+    ghost = _Conv._use_ghost(layer, a, views, mode)
+    conv = lambda kernel: tf.nn.conv2d(  # pylint: disable=g-long-lambda
+        a, kernel, [1, *layer.strides, 1], layer.padding.upper(),
+        dilations=list(layer.dilation_rate))
+    t = ws = None
+    if isinstance(layer, ws_conv.WSConv2D):
+      ws = _Standardization(layer.kernel)
+      if ghost:  # The ghost norm needs t = conv(a, u) for dL/dgain.
+        t = conv(ws.u)
+        z = t * layer.gain
+      else:
+        z = conv(ws.u * layer.gain)
+    else:
+      z = conv(layer.kernel)
+    if layer.use_bias:
+      z = tf.nn.bias_add(z, layer.bias)
+    return z, (ghost, t, ws)
+
+  def __init__(self, layer, a, aux, g, n, views):
+    self.layer, self.a, self.n, self.views = layer, a, n, views
+    self.ghost, t, self.std = aux
+    self.ws = self.std is not None
+    kh, kw, cin, _ = layer.kernel.shape
+    self.k = kh * kw * cin
+    gz = _per_example(g, n)                            # [n, P, cout]
+    if self.ghost:
+      # In h-space for WS kernels: the gradient w.r.t. u (z = gain * t + b).
+      self.g = g * layer.gain if self.ws else g
+      if self.ws:  # dL/dgain_c = sum_p t_pc g_pc.
+        self.dgain = tf.reduce_sum(_per_example(t, n) * gz, axis=1)
+      sq = self._ghost_sq()
+      if self.ws:  # Minus the part along u (u . h = gain * dL/dgain).
+        sq -= self.std.free * tf.square(self.dgain * layer.gain)
+    else:
+      # Gradients w.r.t. the kernel the conv used (standardised x gain).
+      self.per_example = self._instantiate(a, g)       # [n, kh, kw, cin, co]
+      if self.ws:
+        sq, self.dgain = self.std.per_example_sq(self.per_example, layer.gain)
+      else:
+        sq = tf.reduce_sum(tf.square(self.per_example), axis=[1, 2, 3])
+    # Per example and output channel: the squared norm of the gradient
+    # w.r.t. the raw kernel (times s^2 for WS kernels).
+    if self.ws:
+      sq = tf.maximum(sq, 0.0) / self.std.s2
+    self.sq_norms = tf.reduce_sum(sq, axis=1)
+    if layer.use_bias:
+      self.dbias = tf.reduce_sum(gz, axis=1)
+      self.sq_norms += tf.reduce_sum(tf.square(self.dbias), axis=1)
+    if self.ws:
+      self.sq_norms += tf.reduce_sum(tf.square(self.dgain), axis=1)
+
+  def _patches(self):
+    kh, kw = self.layer.kernel_size
+    if (kh, kw) == (1, 1) and tuple(self.layer.strides) == (1, 1):
+      return self.a
+    return tf.image.extract_patches(
+        self.a, sizes=[1, kh, kw, 1], strides=[1, *self.layer.strides, 1],
+        rates=[1, *self.layer.dilation_rate, 1],
+        padding=self.layer.padding.upper())
+
+  def _backprop_filter(self, a, g, groups):
+    """Conv2DBackpropFilter; with groups=n, one kernel gradient per group."""
+    kh, kw, cin, cout = self.layer.kernel.shape
+    return tf.compat.v1.nn.conv2d_backprop_filter(
+        a, [kh, kw, cin, cout * groups], g, [1, *self.layer.strides, 1],
+        self.layer.padding.upper(), dilations=[1, *self.layer.dilation_rate, 1])
+
+  def _instantiate(self, a, g):
+    """Per-example kernel gradients [n, kh, kw, cin, cout].
+
+    With a static example count, one backprop-filter op per example (the
+    graph runs them in parallel; as fast as the batch op on CPU); else one
+    grouped op whose groups are the examples.
+    """
+    n = self.n
+    if isinstance(n, int) and n <= _MAX_UNSTACKED:
+      rows = self.views
+      return tf.stack([
+          self._backprop_filter(a[i * rows:(i + 1) * rows],
+                                g[i * rows:(i + 1) * rows], 1)
+          for i in range(n)])
+
+    def to_groups(t):  # [n * views, H, W, c] -> [views, H, W, n * c]
+      shape = tf.shape(t)
+      t = tf.reshape(t, tf.concat([[n, -1], shape[1:]], 0))
+      t = tf.transpose(t, [1, 2, 3, 0, 4])
+      return tf.reshape(t, tf.concat([[-1], shape[1:3], [n * t.shape[-1]]],
+                                     0))
+
+    kh, kw, cin, cout = self.layer.kernel.shape
+    grads = self._backprop_filter(to_groups(a), to_groups(g), n)
+    grads = tf.reshape(grads, [kh, kw, cin, n, cout])
+    return tf.transpose(grads, [3, 0, 1, 2, 4])
+
+  def _ghost_sq(self):
+    """Per example and output channel, sum_pq (a_p . a_q)(g_pc g_qc).
+
+    For WS kernels the patches are centred first, which gives the squared
+    norm of the centred kernel gradient (I - 11^T/n) h directly.
+    """
+    p = _per_example(self._patches(), self.n)          # [n, P, k]
+    if self.ws:
+      p -= tf.reduce_mean(p, axis=2, keepdims=True)
+    g = _per_example(self.g, self.n)                   # [n, P, cout]
+    gram = tf.matmul(p, p, transpose_b=True)           # [n, P, P]
+    return tf.reduce_sum(g * tf.matmul(gram, g), axis=1)
+
+  def clipped_sums(self, factors):
+    layer = self.layer
+    if self.ghost:
+      scaled = self.g * tf.repeat(factors, self.views)[:, None, None, None]
+      kernel_sum = self._backprop_filter(self.a, scaled, 1)
+    else:
+      kernel_sum = _weighted_sum(factors, self.per_example)
+      if self.ws:
+        kernel_sum *= layer.gain  # To h-space.
+    out = {}
+    if self.ws:
+      out[layer.kernel.ref()] = self.std.vjp(kernel_sum)
+      out[layer.gain.ref()] = _weighted_sum(factors, self.dgain)
+    else:
+      out[layer.kernel.ref()] = kernel_sum
+    if layer.use_bias:
+      out[layer.bias.ref()] = _weighted_sum(factors, self.dbias)
+    return out
+
+
+class _Dense:
+  """Dense: per-example gradients are small outer products; formed."""
+
+  @staticmethod
+  def check(layer):
+    del layer
+
+  @staticmethod
+  def forward(layer, a, views, mode):
+    del views, mode
+    z = tf.tensordot(a, layer.kernel, [[a.shape.rank - 1], [0]])
+    if layer.use_bias:
+      z = z + layer.bias
+    return z, None
+
+  def __init__(self, layer, a, aux, g, n, views):
+    del aux, views
+    self.layer = layer
+    gz = _per_example(g, n)
+    self.grads = {layer.kernel.ref(): tf.einsum(
+        "nvi,nvo->nio", _per_example(a, n), gz)}
+    if layer.use_bias:
+      self.grads[layer.bias.ref()] = tf.reduce_sum(gz, axis=1)
+    self.sq_norms = clipping.per_example_global_norms(
+        list(self.grads.values())) ** 2
+
+  def clipped_sums(self, factors):
+    return {r: _weighted_sum(factors, g) for r, g in self.grads.items()}
+
+
+class _GroupNorm(_Dense):
+  """GroupNormalization: dgamma = sum g * x_hat, dbeta = sum g.
+
+  ``x_hat`` is never stored: per row, sum_p g x_hat = inv * (sum_p g x -
+  mean * sum_p g) with the group's mean and inverse deviation.
+  """
+
+  @staticmethod
+  def check(layer):
+    if layer.axis not in (-1, 3):
+      raise UnsupportedLayerError(
+          f"{layer.name}: GroupNormalization is covered on the last axis only")
+
+  @staticmethod
+  def forward(layer, a, views, mode):
+    del views, mode
+    shape = tf.shape(a)
+    groups, channels = layer.groups, a.shape[-1]
+    grouped = tf.reshape(a, tf.concat(
+        [shape[:-1], [groups, channels // groups]], 0))
+    axes = list(range(1, grouped.shape.rank))
+    axes.remove(grouped.shape.rank - 2)  # Statistics per row and group.
+    count = tf.cast(tf.reduce_prod(tf.gather(tf.shape(grouped), axes)),
+                    a.dtype)
+    mean = tf.reduce_sum(grouped, axis=axes, keepdims=True) / count
+    var = tf.reduce_sum(tf.math.squared_difference(grouped, mean), axis=axes,
+                        keepdims=True) / count
+    inv = tf.math.rsqrt(var + layer.epsilon)
+    scale = inv * tf.reshape(layer.gamma, [groups, -1]) if layer.scale else inv
+    offset = -mean * scale
+    if layer.center:
+      offset += tf.reshape(layer.beta, [groups, -1])
+    y = tf.reshape(grouped * scale + offset, shape)
+    stats = lambda t: tf.reshape(t, [-1, groups, 1])  # pylint: disable=g-long-lambda
+    return y, (stats(mean), stats(inv))
+
+  def __init__(self, layer, a, aux, g, n, views):  # pylint: disable=super-init-not-called
+    del views
+    self.layer = layer
+    spatial = list(range(1, g.shape.rank - 1))
+    g_sum = tf.reduce_sum(g, axis=spatial)                     # [rows, c]
+    self.grads = {}
+    if layer.scale:
+      mean, inv = aux                                          # [rows, G, 1]
+      g_x = tf.reduce_sum(g * a, axis=spatial)
+      grouped = lambda t: tf.reshape(t, [-1, layer.groups,  # pylint: disable=g-long-lambda
+                                         t.shape[-1] // layer.groups])
+      dgamma = tf.reshape(inv * (grouped(g_x) - mean * grouped(g_sum)),
+                          tf.shape(g_x))
+      self.grads[layer.gamma.ref()] = tf.reduce_sum(
+          _per_example(dgamma, n), axis=1)
+    if layer.center:
+      self.grads[layer.beta.ref()] = tf.reduce_sum(
+          _per_example(g_sum, n), axis=1)
+    self.sq_norms = clipping.per_example_global_norms(
+        list(self.grads.values())) ** 2
+
+
+def _rule(layer):
+  if type(layer) in (tf.keras.layers.Conv2D, ws_conv.WSConv2D):
+    return _Conv
+  if type(layer) is tf.keras.layers.Dense:
+    return _Dense
+  if type(layer) is tf.keras.layers.GroupNormalization:
+    return _GroupNorm
+  return None
+
+
+def _leaf_layers(model):
+  for layer in model._flatten_layers(include_self=False):  # pylint: disable=protected-access
+    if not list(layer._flatten_layers(include_self=False)):  # pylint: disable=protected-access
+      yield layer
+
+
+def unsupported_layers(model):
+  """Trainable layers this strategy cannot handle, described (empty if none).
+  """
+  if not gradient_clipping_utils.has_internal_compute_graph(model):
+    return [f"{model.name} (not a functional Keras model)"]
+  bad = []
+  for layer in _leaf_layers(model):
+    if not layer.trainable_weights:
+      continue
+    rule = _rule(layer)
+    if rule is None:
+      bad.append(f"{layer.name} ({type(layer).__name__})")
+      continue
+    try:
+      rule.check(layer)
+    except UnsupportedLayerError as e:
+      bad.append(str(e))
+  return bad
+
+
+def supports(model) -> bool:
+  return not unsupported_layers(model)
+
+
+def _forward_with_taps(model, x, tape, views, ghost):
+  """Replays the model, watching each covered layer's pre-activation output.
+
+  Returns the logits and, per covered layer call, (rule, layer, input,
+  what the rule's forward kept, output).
+  """
+  taps = []
+
+  def generator(layer, args, kwargs):
+    rule = _rule(layer) if layer.trainable_weights else None
+    if rule is None:
+      return layer(*args, **kwargs), None
+    if kwargs or len(args) != 1:
+      raise UnsupportedLayerError(
+          f"{layer.name}: expected one positional input")
+    z, aux = rule.forward(layer, args[0], views, ghost)
+    tape.watch(z)  # The backward pass will be asked for dL/dz.
+    taps.append((rule, layer, args[0], aux, z))
+    activation = getattr(layer, "activation", None)
+    return (activation(z) if activation is not None else z), None
+
+  logits, _ = gradient_clipping_utils.model_forward_pass(model, x, generator)
+  return logits, taps
+
+
+def clipped_sum_per_layer(model, loss_fn, x, y, weights, views,
+                          l2_norm_clip, ghost="auto"):
+  """The ``per_layer`` strategy (see privacy.per_example for the contract).
+
+  Args:
+    model: functional Keras model whose trainable layers are all covered.
+    loss_fn: per-row loss ``loss_fn(labels, logits) -> [rows]``.
+    x: [n * views, ...] inputs, an example's views contiguous.
+    y: [n * views] labels.
+    weights: [n] example weights (0 for padding).
+    views: rows per example; an example's loss is the mean over its views.
+    l2_norm_clip: C.
+    ghost: one of GHOST_MODES.
+
+  Returns:
+    (clipped sums aligned with ``model.trainable_variables``, norms [n],
+    losses [n], logits [n, classes] of each example's first view).
+  """
+  if ghost not in GHOST_MODES:
+    raise ValueError(f"ghost must be one of {GHOST_MODES}; got {ghost!r}")
+  bad = unsupported_layers(model)
+  if bad:
+    raise UnsupportedLayerError(
+        "per_layer clipping does not cover: " + ", ".join(bad) +
+        ". Use per_example='loop'.")
+  # Static when the batch shape is (the unstacked per-example ops need it).
+  n = x.shape[0] // views if x.shape[0] is not None else (
+      tf.shape(x)[0] // views)
+  with tf.GradientTape() as tape:
+    logits, taps = _forward_with_taps(model, x, tape, views, ghost)
+    losses = tf.reduce_mean(tf.reshape(loss_fn(y, logits), [n, views]),
+                            axis=1)
+    total = tf.reduce_sum(losses)
+  output_grads = tape.gradient(total, [tap[-1] for tap in taps])
+  layers = [rule(layer, a, aux, g, n, views)
+            for (rule, layer, a, aux, _), g in zip(taps, output_grads)]
+  norms = tf.sqrt(tf.add_n([layer.sq_norms for layer in layers]))
+  factors = clipping.clip_factors(norms, l2_norm_clip) * tf.cast(
+      weights, norms.dtype)
+  sums = {}
+  for layer in layers:
+    for ref, s in layer.clipped_sums(factors).items():
+      sums[ref] = sums[ref] + s if ref in sums else s
+  summed = [sums[v.ref()] if v.ref() in sums else tf.zeros_like(v)
+            for v in model.trainable_variables]
+  return summed, norms, losses, logits[::views]

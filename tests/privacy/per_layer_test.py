@@ -1,0 +1,196 @@
+"""The per_layer strategy: the loop strategy's clipped sum, by other means.
+
+Every path (instantiated per-example kernels, one op per example or one
+grouped op; ghost norms; the WS projection with and without its variance
+floor; GroupNorm and Dense rules; augmentation views; padding rows) is
+compared with the sequential per-example loop to 1e-5.
+"""
+
+from unittest import mock
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import numpy as np
+import tensorflow as tf
+
+from prifa_tf import models
+from prifa_tf.models import ws_conv
+from prifa_tf.privacy import per_example
+from prifa_tf.privacy import per_layer
+from prifa_tf.training import losses
+from tests import fixtures
+
+LOSS = losses.softmax_cross_entropy
+
+
+def wrn(ws=True, normalization="group", seed=0, size=8):
+  tf.keras.utils.set_random_seed(seed)
+  cfg = models.named_config("wrn_10_1", input_shape=(size, size, 3),
+                            weight_standardization=ws,
+                            normalization=normalization)
+  return models.build_wide_resnet(cfg, private=True)
+
+
+def batch(n, views, size=8, seed=0):
+  rng = np.random.default_rng(seed)
+  x = tf.constant(rng.normal(size=(n * views, size, size, 3)).astype(
+      np.float32) * 3)
+  y = tf.constant(np.repeat(rng.integers(0, 10, n), views).astype(np.int32))
+  return x, y
+
+
+def clipped(fn, model, x, y, weights, views, clip, **kwargs):
+  return tf.function(lambda: fn(model, LOSS, x, y, weights, views, clip,
+                                **kwargs))()
+
+
+class PerLayerTest(parameterized.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    fixtures.quiet_tf()
+
+  def assert_same(self, got, want, atol=1e-5):
+    for name, a, b in zip(("sums", "norms", "losses", "logits"), got, want):
+      if name == "sums":
+        for s, t in zip(a, b):
+          np.testing.assert_allclose(s.numpy(), t.numpy(), atol=atol,
+                                     rtol=1e-4, err_msg=name)
+      else:
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=atol,
+                                   rtol=1e-4, err_msg=name)
+
+  # Each path with WS on and off, and with one and three views.
+  @parameterized.parameters((True, 1, "never"), (True, 3, "always"),
+                            (False, 1, "always"), (False, 3, "never"),
+                            (True, 1, "auto"))
+  def test_matches_loop(self, ws, views, ghost):
+    model = wrn(ws=ws)
+    x, y = batch(4, views)
+    weights = tf.constant([1, 0, 1, 1], tf.float32)  # Row 1 is padding.
+    for clip in (0.05, 100.0):  # Every example clipped / none clipped.
+      want = clipped(per_example.clipped_sum_loop, model, x, y, weights,
+                     views, clip)
+      got = clipped(per_layer.clipped_sum_per_layer, model, x, y, weights,
+                    views, clip, ghost=ghost)
+      self.assert_same(got, want)
+      self.assertEqual(float(tf.reduce_sum(got[0][0] * 0)), 0.0)
+
+  def test_grouped_instantiation_matches_loop(self):
+    # Above _MAX_UNSTACKED examples (or an unknown batch size), per-example
+    # kernels come from one grouped backprop-filter op.
+    model = wrn()
+    x, y = batch(4, 2)
+    want = clipped(per_example.clipped_sum_loop, model, x, y, tf.ones([4]),
+                   2, 0.5)
+    with mock.patch.object(per_layer, "_MAX_UNSTACKED", 0):
+      got = clipped(per_layer.clipped_sum_per_layer, model, x, y,
+                    tf.ones([4]), 2, 0.5, ghost="never")
+    self.assert_same(got, want)
+
+  def test_ws_variance_floor(self):
+    # Channels whose fan_in * variance is below WS_EPS: the standardisation's
+    # floor is active and u no longer depends on w through its norm.
+    model = wrn()
+    layer = model.get_layer("group1_block1_conv1")
+    kernel = layer.kernel.numpy()
+    rng = np.random.default_rng(3)
+    kernel[..., :3] = 0.01 + 1e-4 * rng.normal(size=kernel[..., :3].shape)
+    layer.kernel.assign(kernel)
+    _, var = tf.nn.moments(layer.kernel, axes=[0, 1, 2])
+    self.assertLess(float(var[0]) * 144, ws_conv.WS_EPS)
+    x, y = batch(3, 1)
+    for ghost in ("never", "always"):
+      want = clipped(per_example.clipped_sum_loop, model, x, y, tf.ones([3]),
+                     1, 100.0)
+      got = clipped(per_layer.clipped_sum_per_layer, model, x, y,
+                    tf.ones([3]), 1, 100.0, ghost=ghost)
+      self.assert_same(got, want)
+
+  def test_standardization_vjp_and_norms_match_autodiff(self):
+    # Channel 0 has its variance floor active, channel 1 not. Gradients with
+    # a large part along u make the u-term (and the floor switch) matter.
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(3, 3, 4, 2)).astype(np.float32)
+    kernel[..., 0] = 0.01 + 5e-4 * kernel[..., 0]
+    kernel = tf.constant(kernel)
+    gain = tf.constant([0.7, 1.3])
+    std = per_layer._Standardization(kernel)  # pylint: disable=protected-access
+    np.testing.assert_array_equal(std.free.numpy(), [0.0, 1.0])
+    grads = tf.constant(
+        3 * std.u.numpy()[None] +
+        rng.normal(size=(5, 3, 3, 4, 2)).astype(np.float32))
+    sq, dgain = std.per_example_sq(grads, gain)
+    for i in range(5):
+      w, g = tf.Variable(kernel), tf.Variable(gain)
+      with tf.GradientTape() as tape:
+        used = ws_conv.standardize_kernel(w, g)
+      dw, dg = tape.gradient(used, [w, g], output_gradients=grads[i])
+      np.testing.assert_allclose(
+          sq[i].numpy() / std.s2.numpy(),
+          tf.reduce_sum(tf.square(dw), axis=[0, 1, 2]).numpy(), rtol=1e-4)
+      np.testing.assert_allclose(dgain[i].numpy(), dg.numpy(), rtol=1e-4,
+                                 atol=1e-5)
+      np.testing.assert_allclose(std.vjp(grads[i] * gain).numpy(), dw.numpy(),
+                                 rtol=1e-4, atol=1e-4)
+
+  def test_frozen_layer_is_left_out(self):
+    model = wrn(normalization="none")
+    model.get_layer("stem_conv").trainable = False
+    x, y = batch(3, 1)
+    want = clipped(per_example.clipped_sum_loop, model, x, y, tf.ones([3]),
+                   1, 0.5)
+    got = clipped(per_layer.clipped_sum_per_layer, model, x, y, tf.ones([3]),
+                  1, 0.5)
+    self.assertLen(got[0], len(model.trainable_variables))
+    self.assert_same(got, want)
+
+  def test_dense_on_any_rank_with_activation(self):
+    tf.keras.utils.set_random_seed(1)
+    inputs = tf.keras.Input((6, 6, 3))
+    h = tf.keras.layers.Conv2D(4, 3, strides=2, padding="valid",
+                               activation="relu")(inputs)
+    h = tf.keras.layers.Dense(5, activation="relu")(h)  # On [2, 2, 4] rows.
+    h = tf.keras.layers.Flatten()(h)
+    h = tf.keras.layers.Dense(8, activation="tanh")(h)
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(10)(h))
+    x, y = batch(5, 1, size=6)
+    want = clipped(per_example.clipped_sum_loop, model, x, y, tf.ones([5]),
+                   1, 0.3)
+    got = clipped(per_layer.clipped_sum_per_layer, model, x, y, tf.ones([5]),
+                  1, 0.3)
+    self.assert_same(got, want)
+
+  def test_uncovered_layer_is_refused_and_auto_falls_back(self):
+    inputs = tf.keras.Input((4, 4, 3))
+    h = tf.keras.layers.LayerNormalization(name="ln")(inputs)
+    h = tf.keras.layers.Flatten()(h)
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(10)(h))
+    self.assertEqual(per_layer.unsupported_layers(model),
+                     ["ln (LayerNormalization)"])
+    with self.assertRaisesRegex(per_layer.UnsupportedLayerError,
+                                r"ln \(LayerNormalization\).*loop"):
+      per_example.resolve("per_layer", model)
+    if not tf.config.list_physical_devices("GPU"):
+      self.assertEqual(per_example.resolve("auto", model), "loop")
+      self.assertEqual(per_example.resolve("auto", wrn()), "per_layer")
+    with self.assertRaisesRegex(ValueError, "ghost"):
+      per_layer.clipped_sum_per_layer(wrn(), LOSS, *batch(1, 1),
+                                      tf.ones([1]), 1, 1.0, ghost="sometimes")
+
+  def test_ghost_choice_follows_cost(self):
+    # 8x8 inputs: the last stage has 2x2 outputs (ghost), the stem 8x8 with
+    # 27 inputs and 16 outputs (instantiate).
+    model = wrn()
+    x, _ = batch(2, 1)
+    with tf.GradientTape() as tape:
+      _, taps = per_layer._forward_with_taps(model, x, tape, 1, "auto")  # pylint: disable=protected-access
+    ghost = {layer.name: aux[0] for rule, layer, _, aux, _ in taps
+             if rule is per_layer._Conv}  # pylint: disable=protected-access
+    self.assertFalse(ghost["stem_conv"])
+    self.assertTrue(ghost["group3_block1_conv2"])
+
+
+if __name__ == "__main__":
+  absltest.main()

@@ -49,8 +49,8 @@ class GradientEngine(tf.Module):
     self.l2_norm_clip = float(l2_norm_clip)
     self.noise_multiplier = float(noise_multiplier)
     # Only private training needs per-example gradients (and their checks).
-    self.strategy_name = per_example.resolve(strategy,
-                                             model if private else None)
+    self.strategy_name = per_example.resolve(
+        strategy, model if private else None, views=int(views))
     self._clipped_sum = per_example.get_strategy(self.strategy_name)
     self.distribution = distribution or tf.distribute.get_strategy()
     self.replicas = self.distribution.num_replicas_in_sync

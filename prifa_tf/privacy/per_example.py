@@ -19,7 +19,8 @@ Strategies:
     inputs and output gradients (privacy.per_layer). Covers the WRNs
     (Conv2D, WSConv2D, Dense, GroupNorm); fastest on CPU.
   * ``auto``: ``vectorized`` when a GPU is visible; else ``per_layer`` when
-    the model's layers are all covered, ``loop`` otherwise.
+    the model's layers are all covered and there are fewer than
+    LOOP_FROM_VIEWS views per example, ``loop`` otherwise.
 """
 
 import tensorflow as tf
@@ -89,7 +90,13 @@ def clipped_sum_vectorized(model, loss_fn, x, y, weights, views,
   return summed, norms, losses, logits
 
 
-def resolve(name: str, model=None) -> str:
+# On CPU with this many views per example or more, ``auto`` takes ``loop``:
+# each loop iteration is then a batch of views, and the loop measured as fast
+# as per_layer or faster at K=16 (README, Benchmarks).
+LOOP_FROM_VIEWS = 8
+
+
+def resolve(name: str, model=None, views: int = 1) -> str:
   """Maps ``auto`` to the strategy suited to the devices (and the model).
 
   Args:
@@ -97,6 +104,8 @@ def resolve(name: str, model=None) -> str:
     model: the model to train; with it, ``auto`` picks ``per_layer`` on CPU
       when every trainable layer is covered, and ``per_layer`` is refused
       with the uncovered layers named when it is not.
+    views: augmentation views per example; on CPU ``auto`` takes ``loop``
+      from LOOP_FROM_VIEWS views.
 
   Raises:
     ValueError: unknown name, or ``per_layer`` for a model it cannot handle.
@@ -107,7 +116,8 @@ def resolve(name: str, model=None) -> str:
   if name == "auto":
     if tf.config.list_physical_devices("GPU"):
       return "vectorized"
-    if model is None or per_layer.supports(model):
+    if views < LOOP_FROM_VIEWS and (model is None or
+                                    per_layer.supports(model)):
       return "per_layer"
     return "loop"
   if name == "per_layer" and model is not None:

@@ -175,6 +175,7 @@ class PerLayerTest(parameterized.TestCase):
     if not tf.config.list_physical_devices("GPU"):
       self.assertEqual(per_example.resolve("auto", model), "loop")
       self.assertEqual(per_example.resolve("auto", wrn()), "per_layer")
+      self.assertEqual(per_example.resolve("auto", wrn(), views=16), "loop")
     with self.assertRaisesRegex(ValueError, "ghost"):
       per_layer.clipped_sum_per_layer(wrn(), LOSS, *batch(1, 1),
                                       tf.ones([1]), 1, 1.0, ghost="sometimes")

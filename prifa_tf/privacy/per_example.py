@@ -17,7 +17,7 @@ Strategies:
   * ``per_layer``: one forward and one backward pass of the batch; each
     layer's per-example parameter gradients are formed from its recorded
     inputs and output gradients (privacy.per_layer). Covers the WRNs
-    (Conv2D, WSConv2D, Dense, GroupNorm); fastest on CPU.
+    (Conv2D, WSConv2D, Dense, GroupNorm); fastest on CPU at K=1.
   * ``auto``: ``vectorized`` when a GPU is visible; else ``per_layer`` when
     the model's layers are all covered and there are fewer than
     LOOP_FROM_VIEWS views per example, ``loop`` otherwise.
@@ -121,11 +121,7 @@ def resolve(name: str, model=None, views: int = 1) -> str:
       return "per_layer"
     return "loop"
   if name == "per_layer" and model is not None:
-    bad = per_layer.unsupported_layers(model)
-    if bad:
-      raise per_layer.UnsupportedLayerError(
-          "per_example='per_layer' does not cover these trainable layers: " +
-          ", ".join(bad) + ". Use per_example='loop' (any model).")
+    per_layer.check_supported(model)
   return name
 
 

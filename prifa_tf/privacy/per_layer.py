@@ -389,6 +389,15 @@ def supports(model) -> bool:
   return not unsupported_layers(model)
 
 
+def check_supported(model) -> None:
+  """Raises UnsupportedLayerError naming the layers that are not covered."""
+  bad = unsupported_layers(model)
+  if bad:
+    raise UnsupportedLayerError(
+        "per_example='per_layer' does not cover these trainable layers: " +
+        ", ".join(bad) + ". Use per_example='loop' (any model).")
+
+
 def _forward_with_taps(model, x, tape, views, ghost):
   """Replays the model, watching each covered layer's pre-activation output.
 
@@ -434,11 +443,7 @@ def clipped_sum_per_layer(model, loss_fn, x, y, weights, views,
   """
   if ghost not in GHOST_MODES:
     raise ValueError(f"ghost must be one of {GHOST_MODES}; got {ghost!r}")
-  bad = unsupported_layers(model)
-  if bad:
-    raise UnsupportedLayerError(
-        "per_layer clipping does not cover: " + ", ".join(bad) +
-        ". Use per_example='loop'.")
+  check_supported(model)
   # Static when the batch shape is (the unstacked per-example ops need it).
   n = x.shape[0] // views if x.shape[0] is not None else (
       tf.shape(x)[0] // views)

@@ -4,22 +4,23 @@ For a layer ``z = f(a; theta)`` the gradient of example i's loss with respect
 to ``theta`` depends only on the layer's input ``a_i`` and on
 ``g_i = dL_i/dz_i``. One forward pass records every trainable layer's input;
 one backward pass of the summed loss, taken with respect to the layers'
-(watched) outputs, gives every ``g_i`` at once (examples
-do not interact: GroupNorm normalises within an example). Then, per layer:
+(watched) outputs, gives every ``g_i`` at once (examples do not interact:
+GroupNorm normalises within an example). Then, per layer:
 
 1. **Per-example squared norms** of the layer's parameter gradients, by the
    cheaper of two exact methods (Bu et al. 2022, "mixed ghost clipping"):
 
    * *instantiate*: form each example's kernel gradient ``a_i^T g_i`` with
-     one grouped ``Conv2DBackpropFilter`` (the examples are the groups), or
-     an einsum for Dense layers, and reduce it;
+     one ``Conv2DBackpropFilter`` per example (one grouped op, the examples
+     as groups, for large or unknown batch sizes), or an einsum for Dense
+     layers, and reduce it;
    * *ghost norm* (Goodfellow 2015; Li et al. 2022): ``||a_i^T g_i||_F^2 =
      sum_pq (a_p . a_q)(g_p . g_q)`` over the example's output positions p,
      q, never forming the kernel gradient. Cheaper when positions are few
      (the last WRN stage).
 
    Weight-standardised kernels are handled exactly: the layer computes
-   ``t = conv(a, u)`` with ``u = (w - mean) / s`` and ``z = gain * t + b``;
+   ``z = conv(a, u * gain) + b`` with ``u = (w - mean) / s``;
    the gradient with respect to the raw kernel is ``P h / s`` per output
    channel, with ``P = I - 11^T/n - u u^T`` an orthogonal projection and
    ``h`` the gradient with respect to ``u`` (no ``u`` term where the

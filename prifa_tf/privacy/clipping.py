@@ -3,18 +3,23 @@
 import tensorflow as tf
 
 
-def per_example_global_norms(per_example_grads):
-  """Global L2 norm over all variables, per example.
+def per_example_squared_norms(per_example_grads):
+  """Squared global L2 norm over all variables, per example.
 
   Args:
     per_example_grads: list of tensors, each [n, *variable_shape].
 
   Returns:
-    Tensor [n] of norms.
+    Tensor [n] of squared norms.
   """
-  squares = [tf.reduce_sum(tf.reshape(tf.square(g), [tf.shape(g)[0], -1]),
-                           axis=1) for g in per_example_grads]
-  return tf.sqrt(tf.add_n(squares))
+  return tf.add_n([tf.reduce_sum(tf.reshape(tf.square(g),
+                                            [tf.shape(g)[0], -1]), axis=1)
+                   for g in per_example_grads])
+
+
+def per_example_global_norms(per_example_grads):
+  """Global L2 norm over all variables, per example ([n])."""
+  return tf.sqrt(per_example_squared_norms(per_example_grads))
 
 
 def clip_factors(norms, l2_norm_clip):

@@ -285,8 +285,8 @@ class _Dense:
         "nvi,nvo->nio", _per_example(a, n), gz)}
     if layer.use_bias:
       self.grads[layer.bias.ref()] = tf.reduce_sum(gz, axis=1)
-    self.sq_norms = clipping.per_example_global_norms(
-        list(self.grads.values())) ** 2
+    self.sq_norms = clipping.per_example_squared_norms(
+        list(self.grads.values()))
 
   def clipped_sums(self, factors):
     return {r: _weighted_sum(factors, g) for r, g in self.grads.items()}
@@ -346,8 +346,8 @@ class _GroupNorm(_Dense):
     if layer.center:
       self.grads[layer.beta.ref()] = tf.reduce_sum(
           _per_example(g_sum, n), axis=1)
-    self.sq_norms = clipping.per_example_global_norms(
-        list(self.grads.values())) ** 2
+    self.sq_norms = clipping.per_example_squared_norms(
+        list(self.grads.values()))
 
 
 def _rule(layer):

@@ -17,7 +17,10 @@ GroupNorm normalises within an example). Then, per layer:
    * *ghost norm* (Goodfellow 2015; Li et al. 2022): ``||a_i^T g_i||_F^2 =
      sum_pq (a_p . a_q)(g_p . g_q)`` over the example's output positions p,
      q, never forming the kernel gradient. Cheaper when positions are few
-     (the last WRN stage).
+     (the last WRN stage). The patch Gram ``a_p . a_q`` is taken from the
+     extracted patches, or, where cheaper (stride 1), as a sum over kernel
+     taps of shifted windows of the padded activations' own Gram, which
+     avoids the kh*kw-fold patch expansion.
 
    Weight-standardised kernels are handled exactly: the layer computes
    ``z = conv(a, u * gain) + b`` with ``u = (w - mean) / s``;
@@ -57,6 +60,9 @@ GHOST_MODES = ("auto", "never", "always")
 # Up to this many examples per physical batch (static), per-example kernel
 # gradients are one op per example; beyond, one grouped op.
 _MAX_UNSTACKED = 64
+# Cost model of the Gram methods: one float copied by an elementwise op
+# costs about this many multiply-adds (estimated from CPU profiles).
+_PASS_COST = 8
 
 
 class UnsupportedLayerError(ValueError):
@@ -124,7 +130,15 @@ class _Conv:
 
   @staticmethod
   def _use_ghost(layer, a, views, mode):
-    """Mixed ghost clipping: the cheaper of ghost norm and instantiation."""
+    """Mixed ghost clipping: the cheaper of ghost norm and instantiation.
+
+    Per example, the patch-Gram ghost norm costs P^2 (k + cout)
+    multiply-adds against P k cout to instantiate. The rule keeps the
+    patch-Gram count even where ``_raw_gram`` makes the Gram cheaper: a
+    ghost layer also pays a batch weight-gradient op for its clipped sum,
+    and WRN-16-4's second stage, ghost by the raw-Gram count, ran slower
+    that way on CPU (benchmarks/per_example_throughput.py).
+    """
     if mode != "auto":
       return mode == "always"
     kh, kw, cin, cout = layer.kernel.shape
@@ -232,15 +246,87 @@ class _Conv:
   def _ghost_sq(self):
     """Per example and output channel, sum_pq (a_p . a_q)(g_pc g_qc).
 
-    For WS kernels the patches are centred first, which gives the squared
+    For WS kernels the Gram is of centred patches, which gives the squared
     norm of the centred kernel gradient (I - 11^T/n) h directly.
     """
+    gram = self._raw_gram() if self._raw_gram_is_cheaper() else (
+        self._patch_gram())                            # [n, P, P]
+    g = _per_example(self.g, self.n)                   # [n, P, cout]
+    return tf.reduce_sum(g * tf.matmul(gram, g), axis=1)
+
+  def _patch_gram(self):
+    """The Gram of the extracted patches (centred for WS kernels)."""
     p = _per_example(self._patches(), self.n)          # [n, P, k]
     if self.ws:
       p -= tf.reduce_mean(p, axis=2, keepdims=True)
-    g = _per_example(self.g, self.n)                   # [n, P, cout]
-    gram = tf.matmul(p, p, transpose_b=True)           # [n, P, P]
-    return tf.reduce_sum(g * tf.matmul(gram, g), axis=1)
+    return tf.matmul(p, p, transpose_b=True)
+
+  def _geometry(self):
+    """Per spatial axis: (pad before, pad after, outputs), as TF pads."""
+    out = []
+    for size, k, stride, rate in zip(
+        self.a.shape[1:3], self.layer.kernel_size, self.layer.strides,
+        self.layer.dilation_rate):
+      span = (k - 1) * rate + 1
+      if self.layer.padding == "valid":
+        out.append((0, 0, (size - span) // stride + 1))
+        continue
+      outputs = -(-size // stride)
+      total = max((outputs - 1) * stride + span - size, 0)
+      out.append((total // 2, total - total // 2, outputs))
+    return out
+
+  def _raw_gram_is_cheaper(self):
+    """Whether the raw Gram takes fewer multiply-adds than the patch Gram.
+
+    Per example, copies (windows, extracted patches) counted at
+    ``_PASS_COST`` each. Needs the spatial shape at trace time.
+    """
+    if None in self.a.shape[1:3]:
+      return False
+    (bh, ah, ho), (bw, aw, wo) = self._geometry()
+    h, w, cin = self.a.shape[1:]
+    padded = self.views * (h + bh + ah) * (w + bw + aw)
+    positions = self.views * ho * wo
+    taps = int(np.prod(self.layer.kernel_size))
+    raw = padded**2 * cin + _PASS_COST * taps * positions**2
+    return raw < positions**2 * self.k + _PASS_COST * positions * self.k
+
+  def _raw_gram(self):
+    """The patch Gram from the Gram of the padded activations.
+
+    Patch p holds the padded activations at p * stride + t * dilation for
+    each kernel tap t, so ``patch_p . patch_q = sum_t A[p + t, q + t]`` with
+    ``A`` the Gram of padded activation rows: no patches are extracted.
+    For WS kernels a constant is subtracted from every padded activation
+    first (each patch moves along 1, which centring removes, and the Gram
+    entries stay small), and the patch sums ``s`` give the centred Gram
+    ``patch Gram - s s^T / k``.
+    """
+    (bh, ah, ho), (bw, aw, wo) = self._geometry()
+    a = tf.pad(self.a, [[0, 0], [bh, ah], [bw, aw], [0, 0]])
+    if self.ws:
+      a -= tf.reduce_mean(a, axis=[1, 2, 3], keepdims=True)
+    hp, wp = a.shape[1:3]
+    rows = _per_example(a, self.n)                     # [n, V hp wp, cin]
+    gram = tf.reshape(tf.matmul(rows, rows, transpose_b=True),
+                      [-1, self.views, hp, wp, self.views, hp, wp])
+    (sh, sw), (rh, rw) = self.layer.strides, self.layer.dilation_rate
+    kh, kw = self.layer.kernel_size
+    windows = [(slice(i * rh, i * rh + (ho - 1) * sh + 1, sh),
+                slice(j * rw, j * rw + (wo - 1) * sw + 1, sw))
+               for i in range(kh) for j in range(kw)]
+    every = slice(None)
+    patch_gram = tf.add_n([gram[every, every, y, x, every, y, x]
+                           for y, x in windows])
+    positions = self.views * ho * wo
+    patch_gram = tf.reshape(patch_gram, [-1, positions, positions])
+    if self.ws:
+      sums = tf.reshape(tf.reduce_sum(a, axis=3), [-1, self.views, hp, wp])
+      s = tf.reshape(tf.add_n([sums[:, :, y, x] for y, x in windows]),
+                     [-1, positions])
+      patch_gram -= s[:, :, None] * s[:, None, :] / float(self.k)
+    return patch_gram
 
   def clipped_sums(self, factors):
     layer = self.layer

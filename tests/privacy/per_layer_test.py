@@ -1,9 +1,10 @@
 """The per_layer strategy: the loop strategy's clipped sum, by other means.
 
 Every path (instantiated per-example kernels, one op per example or one
-grouped op; ghost norms; the WS projection with and without its variance
-floor; GroupNorm and Dense rules; augmentation views; padding rows) is
-compared with the sequential per-example loop to 1e-5.
+grouped op; ghost norms from patch and raw-activation Grams; the WS
+projection with and without its variance floor; GroupNorm and Dense rules;
+augmentation views; padding rows) is compared with the sequential
+per-example loop to 1e-5.
 """
 
 from unittest import mock
@@ -37,6 +38,14 @@ def batch(n, views, size=8, seed=0):
       np.float32) * 3)
   y = tf.constant(np.repeat(rng.integers(0, 10, n), views).astype(np.int32))
   return x, y
+
+
+def conv_rule(layer, a, n, views, ws):
+  """A _Conv holding just what its Gram methods read."""
+  conv = object.__new__(per_layer._Conv)  # pylint: disable=protected-access
+  conv.layer, conv.a, conv.n, conv.views, conv.ws = layer, a, n, views, ws
+  conv.k = int(np.prod(layer.kernel.shape[:-1]))
+  return conv
 
 
 def clipped(fn, model, x, y, weights, views, clip, **kwargs):
@@ -180,6 +189,32 @@ class PerLayerTest(parameterized.TestCase):
       per_layer.clipped_sum_per_layer(wrn(), LOSS, *batch(1, 1),
                                       tf.ones([1]), 1, 1.0, ghost="sometimes")
 
+  # Strides, dilation, VALID padding, non-square kernels and inputs, views.
+  @parameterized.product(
+      geometry=[((3, 3), (1, 1), "same", (1, 1)),
+                ((3, 3), (2, 2), "same", (1, 1)),
+                ((1, 1), (2, 2), "same", (1, 1)),
+                ((3, 3), (1, 1), "valid", (1, 1)),
+                ((3, 3), (1, 1), "same", (2, 2)),
+                ((5, 3), (2, 1), "same", (1, 1)),
+                ((4, 4), (3, 2), "valid", (1, 1))],
+      views=[1, 3], ws=[False, True])
+  def test_raw_gram_equals_patch_gram(self, geometry, views, ws):
+    kernel, strides, padding, dilation = geometry
+    layer = tf.keras.layers.Conv2D(4, kernel, strides=strides,
+                                   padding=padding, dilation_rate=dilation)
+    n, cin = 2, 5
+    rng = np.random.default_rng(0)
+    # Positive activations (as after a ReLU): centring matters for WS.
+    a = tf.constant(np.abs(rng.normal(size=(n * views, 7, 9, cin))).astype(
+        np.float32) + 1.0)
+    layer.build(a.shape)
+    conv = conv_rule(layer, a, n, views, ws)
+    raw, patch = conv._raw_gram().numpy(), conv._patch_gram().numpy()  # pylint: disable=protected-access
+    self.assertEqual(raw.shape, patch.shape)
+    np.testing.assert_allclose(raw, patch, rtol=1e-5,
+                               atol=1e-5 * np.abs(patch).max())
+
   def test_ghost_choice_follows_cost(self):
     # 8x8 inputs: the last stage has 2x2 outputs (ghost), the stem 8x8 with
     # 27 inputs and 16 outputs (instantiate).
@@ -191,6 +226,13 @@ class PerLayerTest(parameterized.TestCase):
              if rule is per_layer._Conv}  # pylint: disable=protected-access
     self.assertFalse(ghost["stem_conv"])
     self.assertTrue(ghost["group3_block1_conv2"])
+    # Ghost layers take the cheaper Gram: the raw one at stride 1, the patch
+    # one for the strided conv (so ghost="always" above exercises both).
+    raw = {layer.name: conv_rule(layer, a, 2, 1, True)._raw_gram_is_cheaper()  # pylint: disable=protected-access
+           for rule, layer, a, _, _ in taps if rule is per_layer._Conv}  # pylint: disable=protected-access
+    self.assertTrue(raw["group3_block1_conv2"])
+    self.assertTrue(raw["group1_block1_conv2"])
+    self.assertFalse(raw["group2_block1_conv1"])
 
 
 if __name__ == "__main__":

@@ -105,11 +105,14 @@ class _Standardization:
     The projection is formed explicitly (centre, then remove the part along
     the unit vector u), so no large terms cancel.
     """
-    centred = grads - tf.reduce_mean(grads, axis=[1, 2, 3], keepdims=True)
-    dgain = tf.reduce_sum(centred * self.u, axis=[1, 2, 3])
-    along_u = self.free * dgain[:, None, None, None, :]
-    sq = tf.square(gain) * tf.reduce_sum(tf.square(centred - self.u * along_u),
-                                         axis=[1, 2, 3])
+    cout = grads.shape[-1]
+    grads = tf.reshape(grads, [tf.shape(grads)[0], -1, cout])  # One axis
+    u = tf.reshape(self.u, [-1, cout])                        # to reduce.
+    centred = grads - tf.reduce_mean(grads, axis=1, keepdims=True)
+    dgain = tf.reduce_sum(centred * u, axis=1)
+    along_u = u * (self.free * dgain)[:, None, :]
+    sq = tf.square(gain) * tf.reduce_sum(
+        tf.math.squared_difference(centred, along_u), axis=1)
     return sq, dgain
 
   def vjp(self, h):

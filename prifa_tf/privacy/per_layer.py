@@ -18,9 +18,9 @@ GroupNorm normalises within an example). Then, per layer:
      sum_pq (a_p . a_q)(g_p . g_q)`` over the example's output positions p,
      q, never forming the kernel gradient. Cheaper when positions are few
      (the last WRN stage). The patch Gram ``a_p . a_q`` is taken from the
-     extracted patches, or, where cheaper (stride 1), as a sum over kernel
-     taps of shifted windows of the padded activations' own Gram, which
-     avoids the kh*kw-fold patch expansion.
+     extracted patches, or, where that costs less (stride 1, typically), as
+     a sum over kernel taps of shifted windows of the padded activations'
+     own Gram, which avoids the kh*kw-fold patch expansion.
 
    Weight-standardised kernels are handled exactly: the layer computes
    ``z = conv(a, u * gain) + b`` with ``u = (w - mean) / s``;

@@ -22,9 +22,18 @@ def standardize_kernel(kernel, gain, eps=WS_EPS):
   Returns:
     The standardised kernel, same shape as ``kernel``.
   """
+  return standardize_with_moments(kernel, *kernel_moments(kernel), gain, eps)
+
+
+def kernel_moments(kernel):
+  """Per output channel: the mean and fan_in * variance, [1, 1, 1, cout]."""
   mean, var = tf.nn.moments(kernel, axes=[0, 1, 2], keepdims=True)
-  fan_in = float(np.prod(kernel.shape[:-1]))
-  scale = tf.math.rsqrt(tf.maximum(var * fan_in, eps)) * gain
+  return mean, var * float(np.prod(kernel.shape[:-1]))
+
+
+def standardize_with_moments(kernel, mean, spread, gain, eps=WS_EPS):
+  """standardize_kernel given ``kernel_moments(kernel)``."""
+  scale = tf.math.rsqrt(tf.maximum(spread, eps)) * gain
   return kernel * scale - mean * scale
 
 

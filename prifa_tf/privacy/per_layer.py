@@ -88,10 +88,11 @@ class _Standardization:
   """
 
   def __init__(self, kernel):
-    _, var = tf.nn.moments(kernel, axes=[0, 1, 2])
-    spread = var * float(np.prod(kernel.shape[:-1]))
+    mean, spread = ws_conv.kernel_moments(kernel)
+    # The layer's formula, so u is the kernel the forward pass used.
+    self.u = ws_conv.standardize_with_moments(kernel, mean, spread, 1.0)
+    spread = tf.reshape(spread, [-1])
     self.s2 = tf.maximum(spread, ws_conv.WS_EPS)
-    self.u = ws_conv.standardize_kernel(kernel, 1.0)  # The layer's formula.
     self.free = tf.cast(spread > ws_conv.WS_EPS, kernel.dtype)
 
   def per_example_sq(self, grads, gain):
@@ -114,6 +115,24 @@ class _Standardization:
     sq = tf.square(gain) * tf.reduce_sum(
         tf.math.squared_difference(centred, along_u), axis=1)
     return sq, dgain
+
+  def per_example_sq_from_stats(self, grads, sums, dgain, gain):
+    """As per_example_sq, with the statistics given (read from the outputs).
+
+    Args:
+      grads: [n, kh, kw, cin, cout] gradients w.r.t. ``u * gain``.
+      sums: [n, cout], each channel's sum of ``grads``.
+      dgain: [n, cout], u . grads = dL/dgain.
+      gain: [cout].
+
+    ``|P h|^2 = |h|^2 - (1.h)^2 / k - (u.h)^2`` (1/sqrt(k) and u are
+    orthonormal): one pass over ``grads``. The subtraction cancels where
+    a gradient lies mostly along 1 or u; the result is floored at 0 later.
+    """
+    k = float(np.prod(grads.shape[1:4]))
+    total = tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
+    return tf.square(gain) * (total - tf.square(sums) / k -
+                              self.free * tf.square(dgain))
 
   def vjp(self, h):
     """The gradient w.r.t. the raw kernel, given h = dL/du."""
@@ -151,6 +170,20 @@ class _Conv:
     return positions * (k + cout) < k * cout
 
   @staticmethod
+  def _ws_stats_from_outputs(layer, a, views):
+    """Whether an instantiated WS layer takes its projection's statistics
+    (each channel's gradient sum and component along u) from output-sized
+    tensors rather than from the per-example kernel gradients.
+
+    Either way costs a few elementwise passes, over the outputs (positions
+    x cout per example) or over the kernel gradients (k x cout): the
+    smaller wins (WRN-16-4's later stages at K=1).
+    """
+    kh, kw, cin, _ = layer.kernel.shape
+    out_hw = layer.compute_output_shape(a.shape)[1:3]
+    return views * int(np.prod(out_hw)) < kh * kw * cin
+
+  @staticmethod
   def forward(layer, a, views, mode):
     ghost = _Conv._use_ghost(layer, a, views, mode)
     conv = lambda kernel: tf.nn.conv2d(  # pylint: disable=g-long-lambda
@@ -159,7 +192,8 @@ class _Conv:
     t = ws = None
     if isinstance(layer, ws_conv.WSConv2D):
       ws = _Standardization(layer.kernel)
-      if ghost:  # The ghost norm needs t = conv(a, u) for dL/dgain.
+      if ghost or _Conv._ws_stats_from_outputs(layer, a, views):
+        # t = conv(a, u) gives dL/dgain_c = sum_p t_pc g_pc.
         t = conv(ws.u)
         z = t * layer.gain
       else:
@@ -188,7 +222,12 @@ class _Conv:
     else:
       # Gradients w.r.t. the kernel the conv used (standardised x gain).
       self.per_example = self._instantiate(a, g)       # [n, kh, kw, cin, co]
-      if self.ws:
+      if self.ws and t is not None:  # Statistics from output-sized tensors.
+        self.dgain = tf.reduce_sum(_per_example(t, n) * gz, axis=1)
+        sq = self.std.per_example_sq_from_stats(
+            self.per_example, self._kernel_grad_sums(gz), self.dgain,
+            layer.gain)
+      elif self.ws:
         sq, self.dgain = self.std.per_example_sq(self.per_example, layer.gain)
       else:
         sq = tf.reduce_sum(tf.square(self.per_example), axis=[1, 2, 3])
@@ -306,30 +345,57 @@ class _Conv:
     entries stay small), and the patch sums ``s`` give the centred Gram
     ``patch Gram - s s^T / k``.
     """
-    (bh, ah, ho), (bw, aw, wo) = self._geometry()
-    a = tf.pad(self.a, [[0, 0], [bh, ah], [bw, aw], [0, 0]])
+    a = tf.pad(self.a, [[0, 0], *self._pads(), [0, 0]])
     if self.ws:
       a -= tf.reduce_mean(a, axis=[1, 2, 3], keepdims=True)
     hp, wp = a.shape[1:3]
     rows = _per_example(a, self.n)                     # [n, V hp wp, cin]
     gram = tf.reshape(tf.matmul(rows, rows, transpose_b=True),
                       [-1, self.views, hp, wp, self.views, hp, wp])
-    (sh, sw), (rh, rw) = self.layer.strides, self.layer.dilation_rate
-    kh, kw = self.layer.kernel_size
-    windows = [(slice(i * rh, i * rh + (ho - 1) * sh + 1, sh),
-                slice(j * rw, j * rw + (wo - 1) * sw + 1, sw))
-               for i in range(kh) for j in range(kw)]
     every = slice(None)
     patch_gram = tf.add_n([gram[every, every, y, x, every, y, x]
-                           for y, x in windows])
+                           for y, x in self._windows()])
+    (_, _, ho), (_, _, wo) = self._geometry()
     positions = self.views * ho * wo
     patch_gram = tf.reshape(patch_gram, [-1, positions, positions])
     if self.ws:
-      sums = tf.reshape(tf.reduce_sum(a, axis=3), [-1, self.views, hp, wp])
-      s = tf.reshape(tf.add_n([sums[:, :, y, x] for y, x in windows]),
-                     [-1, positions])
+      s = self._patch_sums(tf.reduce_sum(a, axis=3))
       patch_gram -= s[:, :, None] * s[:, None, :] / float(self.k)
     return patch_gram
+
+  def _pads(self):
+    """[[before, after]] for the two spatial axes, as the layer pads."""
+    return [list(axis[:2]) for axis in self._geometry()]
+
+  def _windows(self):
+    """Per kernel tap, the padded input's (rows, cols) that it reads."""
+    (_, _, ho), (_, _, wo) = self._geometry()
+    (sh, sw), (rh, rw) = self.layer.strides, self.layer.dilation_rate
+    kh, kw = self.layer.kernel_size
+    return [(slice(i * rh, i * rh + (ho - 1) * sh + 1, sh),
+             slice(j * rw, j * rw + (wo - 1) * sw + 1, sw))
+            for i in range(kh) for j in range(kw)]
+
+  def _patch_sums(self, plane):
+    """Each patch's sum of entries, [n, positions].
+
+    Args:
+      plane: [rows, hp, wp], the padded inputs summed over channels.
+    """
+    hp, wp = plane.shape[1:3]
+    plane = tf.reshape(plane, [-1, self.views, hp, wp])
+    s = tf.add_n([plane[:, :, y, x] for y, x in self._windows()])
+    return tf.reshape(s, [self.n, -1])
+
+  def _kernel_grad_sums(self, gz):
+    """sum over (kh, kw, cin) of each example's kernel gradient, [n, cout].
+
+    The kernel gradient is sum_p patch_p g_p^T, so its sum over a channel
+    is sum_p (sum of patch_p) g_pc: no kernel-sized tensor is read.
+    """
+    plane = tf.pad(tf.reduce_sum(self.a, axis=3), [[0, 0], *self._pads()])
+    s = self._patch_sums(plane)                        # [n, P]
+    return tf.squeeze(tf.matmul(s[:, None, :], gz), axis=1)
 
   def clipped_sums(self, factors):
     layer = self.layer

@@ -71,9 +71,12 @@ class PerLayerTest(parameterized.TestCase):
                                    rtol=1e-4, err_msg=name)
 
   # Each path with WS on and off, and with one and three views.
+  # Instantiated WS layers take their projection's statistics from the
+  # outputs where those are smaller, else from the kernel gradients; both
+  # occur at one and at three views (test_ghost_choice_follows_cost).
   @parameterized.parameters((True, 1, "never"), (True, 3, "always"),
                             (False, 1, "always"), (False, 3, "never"),
-                            (True, 1, "auto"))
+                            (True, 3, "never"), (True, 1, "auto"))
   def test_matches_loop(self, ws, views, ghost):
     model = wrn(ws=ws)
     x, y = batch(4, views)
@@ -131,6 +134,11 @@ class PerLayerTest(parameterized.TestCase):
         3 * std.u.numpy()[None] +
         rng.normal(size=(5, 3, 3, 4, 2)).astype(np.float32))
     sq, dgain = std.per_example_sq(grads, gain)
+    # The same norms from the statistics (as read from the outputs).
+    sq_stats = std.per_example_sq_from_stats(
+        grads, tf.reduce_sum(grads, axis=[1, 2, 3]), dgain, gain)
+    np.testing.assert_allclose(sq_stats.numpy(), sq.numpy(), rtol=1e-4,
+                               atol=1e-4 * float(tf.reduce_max(sq)))
     for i in range(5):
       w, g = tf.Variable(kernel), tf.Variable(gain)
       with tf.GradientTape() as tape:
@@ -233,6 +241,15 @@ class PerLayerTest(parameterized.TestCase):
     self.assertTrue(raw["group3_block1_conv2"])
     self.assertTrue(raw["group1_block1_conv2"])
     self.assertFalse(raw["group2_block1_conv1"])
+    # Instantiated WS layers: the projection's statistics from the outputs
+    # where there are fewer output positions than kernel inputs.
+    for views in (1, 3):
+      from_outputs = {
+          layer.name: per_layer._Conv._ws_stats_from_outputs(layer, a, views)  # pylint: disable=protected-access
+          for rule, layer, a, _, _ in taps if rule is per_layer._Conv}  # pylint: disable=protected-access
+      self.assertFalse(from_outputs["stem_conv"])
+      self.assertTrue(from_outputs["group2_block1_conv2"])
+      self.assertEqual(from_outputs["group1_block1_conv2"], views == 1)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,10 @@ GroupNorm normalises within an example). Then, per layer:
    channel, with ``P = I - 11^T/n - u u^T`` an orthogonal projection and
    ``h`` the gradient with respect to ``u`` (no ``u`` term where the
    variance floor is active). Instantiated gradients are projected
-   explicitly; ghost norms use centred patches, which give
-   ``|(I - 11^T/n) h|^2``, minus ``(u.h)^2 = (gain * dL/dgain)^2``.
+   explicitly, or, where a layer has fewer output positions than kernel
+   inputs, ``|P h|^2 = |h|^2 - (1.h)^2/n - (u.h)^2`` with ``1.h`` and
+   ``u.h = gain * dL/dgain`` summed over the outputs; ghost norms use
+   centred patches, which give ``|(I - 11^T/n) h|^2``, minus ``(u.h)^2``.
 
 2. **Clip factors** ``c_i = w_i min(1, C/||g_i||)`` from the summed squares.
 

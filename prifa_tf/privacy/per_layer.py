@@ -213,19 +213,18 @@ class _Conv:
     kh, kw, cin, _ = layer.kernel.shape
     self.k = kh * kw * cin
     gz = _per_example(g, n)                            # [n, P, cout]
+    if t is not None:  # z = gain * t + b: dL/dgain_c = sum_p t_pc g_pc.
+      self.dgain = tf.reduce_sum(_per_example(t, n) * gz, axis=1)
     if self.ghost:
-      # In h-space for WS kernels: the gradient w.r.t. u (z = gain * t + b).
+      # In h-space for WS kernels: the gradient w.r.t. u.
       self.g = g * layer.gain if self.ws else g
-      if self.ws:  # dL/dgain_c = sum_p t_pc g_pc.
-        self.dgain = tf.reduce_sum(_per_example(t, n) * gz, axis=1)
       sq = self._ghost_sq()
       if self.ws:  # Minus the part along u (u . h = gain * dL/dgain).
         sq -= self.std.free * tf.square(self.dgain * layer.gain)
     else:
       # Gradients w.r.t. the kernel the conv used (standardised x gain).
       self.per_example = self._instantiate(a, g)       # [n, kh, kw, cin, co]
-      if self.ws and t is not None:  # Statistics from output-sized tensors.
-        self.dgain = tf.reduce_sum(_per_example(t, n) * gz, axis=1)
+      if t is not None:  # WS, statistics from output-sized tensors.
         sq = self.std.per_example_sq_from_stats(
             self.per_example, self._kernel_grad_sums(gz), self.dgain,
             layer.gain)

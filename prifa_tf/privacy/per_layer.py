@@ -165,11 +165,15 @@ class _Conv:
     """
     if mode != "auto":
       return mode == "always"
-    kh, kw, cin, cout = layer.kernel.shape
-    k = kh * kw * cin
-    out_hw = layer.compute_output_shape(a.shape)[1:3]
-    positions = views * int(np.prod(out_hw))
+    positions, k, cout = _Conv._sizes(layer, a, views)
     return positions * (k + cout) < k * cout
+
+  @staticmethod
+  def _sizes(layer, a, views):
+    """Per example: output positions (all views), kernel inputs k, cout."""
+    kh, kw, cin, cout = layer.kernel.shape
+    out_hw = layer.compute_output_shape(a.shape)[1:3]
+    return views * int(np.prod(out_hw)), kh * kw * cin, cout
 
   @staticmethod
   def _ws_stats_from_outputs(layer, a, views):
@@ -181,9 +185,8 @@ class _Conv:
     x cout per example) or over the kernel gradients (k x cout): the
     smaller wins (WRN-16-4's later stages at K=1).
     """
-    kh, kw, cin, _ = layer.kernel.shape
-    out_hw = layer.compute_output_shape(a.shape)[1:3]
-    return views * int(np.prod(out_hw)) < kh * kw * cin
+    positions, k, _ = _Conv._sizes(layer, a, views)
+    return positions < k
 
   @staticmethod
   def forward(layer, a, views, mode):

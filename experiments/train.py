@@ -66,10 +66,15 @@ def main(argv):
       cfg.data_dir = _DATA_DIR.value
     if _DOWNLOAD.value:
       cfg.download = True
+    try:
+      track_ids = [int(i) for i in _MIA_TRACK.value]
+    except ValueError:
+      raise ValueError(f"--mia_track_ids must be training ids (integers, "
+                       f"comma-separated); got {_MIA_TRACK.value}.") from None
     callback = None
     if _MIA_EVERY.value:
-      callback = mia_monitor.TrainerMIACallback(
-          _MIA_EVERY.value, track_ids=[int(i) for i in _MIA_TRACK.value])
+      callback = mia_monitor.TrainerMIACallback(_MIA_EVERY.value,
+                                                track_ids=track_ids)
     train(cfg, _WORKDIR.value, distribution=strategy, step_callback=callback)
   except EXPECTED_ERRORS as e:
     print(f"error: {e}", file=sys.stderr)

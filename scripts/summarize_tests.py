@@ -1,8 +1,12 @@
-"""Counts test cases in Bazel's JUnit XML and prints 'N passed, N failed'.
+"""Counts test cases and prints 'N passed, N failed, N skipped'.
 
-Usage: summarize_tests.py TESTLOGS_DIR //tests/a:x_test //tests/b:y_test ...
-A target without (readable) XML, e.g. it never ran or timed out, counts as
-one failure.
+Usage: summarize_tests.py [--demo DIR --demo_status N] TESTLOGS_DIR
+           //tests/a:x_test //tests/b:y_test ...
+Cases come from Bazel's JUnit XML; a target without (readable) XML, e.g. it
+never ran or timed out, counts as one failure. With --demo, the README demo
+(scripts/demo.sh, run by scripts/test.sh) counts as one more case: it passes
+when it exited 0 and DIR holds its table with both arms and every run's
+results.json.
 """
 
 import os
@@ -30,9 +34,42 @@ def count(xml_path):
   return passed, failed, skipped
 
 
+def check_demo(out, status):
+  """Problems with the demo run in ``out`` (empty when it passed)."""
+  problems = [] if status == 0 else [f"exited {status}"]
+  table = os.path.join(out, "demo.md")
+  if not os.path.exists(table):
+    return problems + [f"no {table}"]
+  with open(table) as f:
+    text = f.read()
+  for arm in ("DP-SAT + GT", "SAM + GT"):
+    if arm not in text:
+      problems.append(f"{table} has no row for {arm}")
+  runs = os.path.join(out, "runs")
+  found = 0
+  for root, _, files in os.walk(runs):
+    if "config.json" in files and "checkpoints" not in root:
+      found += 1
+      if "results.json" not in files:
+        problems.append(f"{root} has no results.json")
+  if found < 2:
+    problems.append(f"{runs} holds {found} runs, not 2")
+  return problems
+
+
 def main(argv):
+  argv = list(argv)
+  demo = None
+  if len(argv) > 1 and argv[1] == "--demo":
+    demo = (argv[2], int(argv[4]))
+    del argv[1:5]
   logs, targets = argv[1], argv[2:]
   totals = [0, 0, 0]
+  if demo is not None:
+    problems = check_demo(*demo)
+    print("scripts/demo.sh: " + ("1 passed, 0 failed" if not problems else
+                                 "0 passed, 1 failed: " + "; ".join(problems)))
+    totals[0 if not problems else 1] += 1
   for target in targets:
     rel = target.lstrip("/").replace(":", "/")
     path = os.path.join(logs, rel, "test.xml")
@@ -41,13 +78,10 @@ def main(argv):
       totals[1] += 1
       continue
     p, f, s = count(path)
-    print(f"{target}: {p} passed, {f} failed" + (f", {s} skipped" if s else ""))
+    print(f"{target}: {p} passed, {f} failed, {s} skipped")
     for i, v in enumerate((p, f, s)):
       totals[i] += v
-  line = f"{totals[0]} passed, {totals[1]} failed"
-  if totals[2]:
-    line += f", {totals[2]} skipped"
-  print(line)
+  print(f"{totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")
   return 1 if totals[1] or not targets else 0
 
 

@@ -1,6 +1,7 @@
 """Small synthetic data and models shared by the tests."""
 
 import os
+import unittest
 
 import numpy as np
 import tensorflow as tf
@@ -47,6 +48,23 @@ def tfds_dir():
   """The real TFDS directory (with cifar10) or None."""
   d = os.environ.get("PRIFA_TFDS_DIR")
   return d if d and os.path.isdir(os.path.join(d, "cifar10")) else None
+
+
+def require_tfds():
+  """The real TFDS directory; else skips the test saying why, or fails it.
+
+  scripts/test.sh sets PRIFA_REQUIRE_DATA=1 when it found ../shared/tfds, so
+  that a data test can never skip silently where the data is present.
+  """
+  d = tfds_dir()
+  if d is not None:
+    return d
+  reason = ("needs real CIFAR-10: set PRIFA_TFDS_DIR to a TFDS directory "
+            f"holding cifar10 (now {os.environ.get('PRIFA_TFDS_DIR')!r})")
+  if os.environ.get("PRIFA_REQUIRE_DATA") == "1":
+    raise AssertionError("PRIFA_REQUIRE_DATA=1 but the data is missing: " +
+                         reason)
+  raise unittest.SkipTest(reason)
 
 
 def private_config(**overrides):

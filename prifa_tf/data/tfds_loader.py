@@ -13,6 +13,12 @@ from prifa_tf.data.image_set import ImageSet
 
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
 SUPPORTED = ("cifar10", "cifar100", "celeb_a")
+# Examples per split of the TFDS releases used (for checks made before any
+# data is read).
+SPLIT_SIZES = {"cifar10": {"train": 50_000, "test": 10_000},
+               "cifar100": {"train": 50_000, "test": 10_000},
+               "celeb_a": {"train": 162_770, "validation": 19_867,
+                           "test": 19_962}}
 
 
 class DatasetUnavailableError(RuntimeError):
@@ -124,10 +130,17 @@ def _load(name, split, data_dir, download, image_size, batch_size):
     return image, label, domain
 
   images, labels, domains = [], [], []
-  for im, lb, dm in tfds.as_numpy(ds.map(convert).batch(batch_size)):
-    images.append(im)
-    labels.append(lb)
-    domains.append(dm)
+  try:
+    for im, lb, dm in tfds.as_numpy(ds.map(convert).batch(batch_size)):
+      images.append(im)
+      labels.append(lb)
+      domains.append(dm)
+  except (tf.errors.DataLossError, tf.errors.InvalidArgumentError,
+          tf.errors.NotFoundError) as e:
+    raise DatasetUnavailableError(
+        f"The {name!r} split {split!r} in {data_dir} is corrupt or truncated "
+        f"({type(e).__name__}: {str(e).splitlines()[0][:200]}). Rebuild "
+        "that TFDS directory (or point --data_dir at a good copy).") from e
   if not images:
     raise DatasetUnavailableError(f"Split {split!r} of {name!r} is empty.")
   offset = _split_offset(split)

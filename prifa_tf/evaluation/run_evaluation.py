@@ -38,6 +38,7 @@ from prifa_tf.data import subsets
 from prifa_tf.data import tfds_loader
 from prifa_tf.data.image_set import ImageSet
 from prifa_tf.evaluation import multilabel
+from prifa_tf.reporting import provenance
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.training import datasets
 from prifa_tf.training import evaluation
@@ -94,12 +95,33 @@ def _plots(outcomes, member_probs, nonmember_probs, out_dir):
   plt.close(fig)
 
 
+def _find(top, name, limit=3):
+  """Up to ``limit`` paths of files called ``name`` below ``top``."""
+  found = []
+  for root, dirs, files in os.walk(top):
+    dirs.sort()
+    if name in files and root != top:
+      found.append(os.path.join(root, name))
+      if len(found) >= limit:
+        break
+  return found
+
+
 def load_run(workdir):
   """(results.json, config) of a completed run, or EvaluationError."""
   res_path = os.path.join(workdir, trainer_lib.RESULTS_FILE)
   if not os.path.exists(res_path):
+    runs = sorted(os.path.dirname(os.path.relpath(p, workdir)) for p in
+                  _find(workdir, trainer_lib.RESULTS_FILE))
+    if runs:
+      raise EvaluationError(
+          f"{workdir} is a sweep directory, not a run; pass one of its "
+          f"runs, e.g. --workdir={os.path.join(workdir, runs[0])}.")
     raise EvaluationError(f"{workdir} has no {trainer_lib.RESULTS_FILE}: "
                           "train (or finish training) first.")
+  if not results_lib.is_writable(workdir):
+    raise EvaluationError(f"{workdir} is not writable, so the evaluation's "
+                          "files could not be saved; nothing was run.")
   run = results_lib.read_json(res_path)
   if run.get("status") != "completed":
     raise EvaluationError(f"The run in {workdir} is not complete.")
@@ -179,6 +201,8 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
       f"{len(members.ids_test)} non-members: {', '.join(attacks)}")
   report = {
       "workdir": os.path.abspath(workdir),
+      "provenance": provenance.collect(),
+      "training_provenance": run.get("provenance"),
       "config": cfg.to_dict(),
       "privacy_budget": run["privacy"],
       "audit": run.get("audit"),

@@ -20,6 +20,7 @@ from absl import flags
 from prifa_tf import attacks as attacks_lib
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import results as results_lib
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps import runner
 from prifa_tf.training import ConfigError
@@ -106,6 +107,19 @@ def args_from_flags() -> exp.Args:
       data_dir=_DATA_DIR.value)
 
 
+def _unusable_directory(path):
+  """Why ``path`` cannot be a sweep directory (None when it can)."""
+  probe = os.path.abspath(path)
+  while not os.path.exists(probe):
+    probe = os.path.dirname(probe)
+  if not os.path.isdir(probe):
+    return (f"{path} is a file" if probe == os.path.abspath(path) else
+            f"{path} lies under the file {probe}") + "; choose a directory."
+  if not _DRY.value and not results_lib.is_writable(probe):
+    return f"{path}: {probe} is not writable."
+  return None
+
+
 def main(experiment: exp.Experiment, argv) -> int:
   """Runs ``experiment`` from the flags; returns the exit status."""
   if len(argv) > 1:
@@ -121,6 +135,10 @@ def main(experiment: exp.Experiment, argv) -> int:
     print(f"error: {e}", file=sys.stderr)
     return 2
   out = _OUT.value
+  problem = _unusable_directory(out)
+  if problem:
+    print(f"error: --out {problem}", file=sys.stderr)
+    return 2
   print(f"{experiment.title}: {len(specs)} runs at {args.scale.name} scale "
         f"into {out}")
   status = {}

@@ -13,7 +13,9 @@ import pandas as pd
 
 from prifa_tf.paper import configs
 from prifa_tf.reporting import figures
+from prifa_tf.reporting import provenance
 from prifa_tf.reporting import tables
+from prifa_tf.reporting.results import write_json_atomic
 from prifa_tf.sweeps.spec import RunSpec
 from prifa_tf.training import presets
 
@@ -118,9 +120,14 @@ def save_figure(fig, out_dir: str, stem: str,
 
 def write_table(df: pd.DataFrame, out_dir: str, stem: str, title: str,
                 md: str) -> List[str]:
-  """``stem.csv`` (every column) and ``stem.md`` (the shaped table)."""
+  """``stem.csv`` (every column), ``stem.md`` (the shaped table, with a
+  provenance footnote) and ``provenance.json`` (who made them, how)."""
   csv_path = os.path.join(out_dir, f"{stem}.csv")
   md_path = os.path.join(out_dir, f"{stem}.md")
+  record = provenance.collect()
   tables.write_csv(df, csv_path)
-  tables.write_text_atomic(md_path, f"# {title}\n\n{md}\n")
-  return [csv_path, md_path]
+  tables.write_text_atomic(
+      md_path, f"# {title}\n\n{md}\n\n{provenance.markdown(record)}\n")
+  prov_path = os.path.join(out_dir, "provenance.json")
+  write_json_atomic(prov_path, record)
+  return [csv_path, md_path, prov_path]

@@ -17,10 +17,19 @@ Strategies:
   * ``per_layer``: one forward and one backward pass of the batch; each
     layer's per-example parameter gradients are formed from its recorded
     inputs and output gradients (privacy.per_layer). Covers the WRNs
-    (Conv2D, WSConv2D, Dense, GroupNorm); fastest on CPU at K=1.
-  * ``auto``: ``vectorized`` when a GPU is visible; else ``per_layer`` when
-    the model's layers are all covered and there are fewer than
-    LOOP_FROM_VIEWS views per example, ``loop`` otherwise.
+    (Conv2D, WSConv2D, Dense, GroupNorm); fastest on CPU at K=1. It uses
+    only ops that every TF build implements, for any batch size.
+  * ``auto``: ``per_layer`` when the model's layers are all covered (on a
+    GPU for any K, with batched-matmul kernel gradients; on CPU below
+    LOOP_FROM_VIEWS views per example); otherwise ``vectorized`` on a GPU
+    and ``loop`` on CPU.
+
+Why not ``vectorized`` on a GPU: TF's pfor has no converter for
+``Conv2DBackpropFilter``, so ``tf.vectorized_map`` over a conv net's
+per-example gradients falls back to a while-loop over examples ("uses a
+while_loop. Fix that!"): a sequential route under a vectorized name.
+``per_layer``'s GPU route builds no while-loop (tested on CPU by inspecting
+the graph); its GPU speed is unmeasured (README, Benchmarks).
 """
 
 import tensorflow as tf
@@ -101,7 +110,7 @@ def resolve(name: str, model=None, views: int = 1) -> str:
 
   Args:
     name: a strategy name from STRATEGIES.
-    model: the model to train; with it, ``auto`` picks ``per_layer`` on CPU
+    model: the model to train; with it, ``auto`` picks ``per_layer`` only
       when every trainable layer is covered, and ``per_layer`` is refused
       with the uncovered layers named when it is not.
     views: augmentation views per example; on CPU ``auto`` takes ``loop``
@@ -114,12 +123,11 @@ def resolve(name: str, model=None, views: int = 1) -> str:
     raise ValueError(f"Unknown per-example strategy {name!r}; choose one of "
                      f"{STRATEGIES}.")
   if name == "auto":
-    if tf.config.list_physical_devices("GPU"):
-      return "vectorized"
-    if views < LOOP_FROM_VIEWS and (model is None or
-                                    per_layer.supports(model)):
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    covered = model is None or per_layer.supports(model)
+    if covered and (gpu or views < LOOP_FROM_VIEWS):
       return "per_layer"
-    return "loop"
+    return "vectorized" if gpu else "loop"
   if name == "per_layer" and model is not None:
     per_layer.check_supported(model)
   return name

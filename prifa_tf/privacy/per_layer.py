@@ -10,10 +10,14 @@ GroupNorm normalises within an example). Then, per layer:
 1. **Per-example squared norms** of the layer's parameter gradients, by the
    cheaper of two exact methods (Bu et al. 2022, "mixed ghost clipping"):
 
-   * *instantiate*: form each example's kernel gradient ``a_i^T g_i`` with
-     one ``Conv2DBackpropFilter`` per example (one grouped op, the examples
-     as groups, for large or unknown batch sizes), or an einsum for Dense
-     layers, and reduce it;
+   * *instantiate*: form each example's kernel gradient ``a_i^T g_i`` and
+     reduce it. Conv kernels take one of two routes (``INSTANTIATE_MODES``),
+     both built from ops that every TF build implements on CPU and GPU:
+     ``unstacked``, one ungrouped ``Conv2DBackpropFilter`` per example (a
+     static batch of at most ``_MAX_UNSTACKED`` examples on CPU), or
+     ``patches``, one batched matmul of each example's extracted patches
+     with its output gradients (any batch size, known or not; the GPU
+     route). Dense layers use an einsum;
    * *ghost norm* (Goodfellow 2015; Li et al. 2022): ``||a_i^T g_i||_F^2 =
      sum_pq (a_p . a_q)(g_p . g_q)`` over the example's output positions p,
      q, never forming the kernel gradient. Cheaper when positions are few
@@ -59,8 +63,16 @@ from prifa_tf.privacy import clipping
 # "auto": per conv layer, the cheaper of instantiation and ghost norm;
 # "never"/"always" force one (tests exercise both paths).
 GHOST_MODES = ("auto", "never", "always")
-# Up to this many examples per physical batch (static), per-example kernel
-# gradients are one op per example; beyond, one grouped op.
+# How instantiated conv layers form per-example kernel gradients:
+#   "unstacked": one ungrouped Conv2DBackpropFilter per example;
+#   "patches": extracted patches times output gradients, one batched matmul;
+#   "auto": "unstacked" for a static batch of at most _MAX_UNSTACKED examples
+#     on CPU (the graph runs the ops in parallel; fastest there), "patches"
+#     otherwise (larger or unknown batches, GPUs).
+# A grouped Conv2DBackpropFilter (the examples as groups) is deliberately not
+# used: only oneDNN's CPU kernel implements it, so it fails on hosts (and
+# builds) where oneDNN is off, e.g. AVX2-only CPUs (README, Fidelity notes).
+INSTANTIATE_MODES = ("auto", "unstacked", "patches")
 _MAX_UNSTACKED = 64
 # Cost model of the Gram methods: one float copied by an elementwise op
 # costs about this many multiply-adds (estimated from CPU profiles).
@@ -209,8 +221,9 @@ class _Conv:
       z = tf.nn.bias_add(z, layer.bias)
     return z, (ghost, t, ws)
 
-  def __init__(self, layer, a, aux, g, n, views):
+  def __init__(self, layer, a, aux, g, n, views, instantiate):
     self.layer, self.a, self.n, self.views = layer, a, n, views
+    self.instantiate = instantiate
     self.ghost, t, self.std = aux
     self.ws = self.std is not None
     kh, kw, cin, _ = layer.kernel.shape
@@ -255,39 +268,24 @@ class _Conv:
         rates=[1, *self.layer.dilation_rate, 1],
         padding=self.layer.padding.upper())
 
-  def _backprop_filter(self, a, g, groups):
-    """Conv2DBackpropFilter; with groups=n, one kernel gradient per group."""
-    kh, kw, cin, cout = self.layer.kernel.shape
+  def _backprop_filter(self, a, g):
+    """The (ungrouped) kernel gradient of the rows ``a`` given ``g``."""
     return tf.compat.v1.nn.conv2d_backprop_filter(
-        a, [kh, kw, cin, cout * groups], g, [1, *self.layer.strides, 1],
+        a, self.layer.kernel.shape, g, [1, *self.layer.strides, 1],
         self.layer.padding.upper(), dilations=[1, *self.layer.dilation_rate, 1])
 
   def _instantiate(self, a, g):
-    """Per-example kernel gradients [n, kh, kw, cin, cout].
-
-    With a static example count, one backprop-filter op per example (the
-    graph runs them in parallel; as fast as the batch op on CPU); else one
-    grouped op whose groups are the examples.
-    """
-    n = self.n
-    if isinstance(n, int) and n <= _MAX_UNSTACKED:
+    """Per-example kernel gradients [n, kh, kw, cin, cout] (see
+    INSTANTIATE_MODES for the routes)."""
+    if instantiation_route(self.n, self.instantiate) == "unstacked":
       rows = self.views
       return tf.stack([
           self._backprop_filter(a[i * rows:(i + 1) * rows],
-                                g[i * rows:(i + 1) * rows], 1)
-          for i in range(n)])
-
-    def to_groups(t):  # [n * views, H, W, c] -> [views, H, W, n * c]
-      shape = tf.shape(t)
-      t = tf.reshape(t, tf.concat([[n, -1], shape[1:]], 0))
-      t = tf.transpose(t, [1, 2, 3, 0, 4])
-      return tf.reshape(t, tf.concat([[-1], shape[1:3], [n * t.shape[-1]]],
-                                     0))
-
-    kh, kw, cin, cout = self.layer.kernel.shape
-    grads = self._backprop_filter(to_groups(a), to_groups(g), n)
-    grads = tf.reshape(grads, [kh, kw, cin, n, cout])
-    return tf.transpose(grads, [3, 0, 1, 2, 4])
+                                g[i * rows:(i + 1) * rows])
+          for i in range(self.n)])
+    patches = _per_example(self._patches(), self.n)    # [n, P, k]
+    grads = tf.matmul(patches, _per_example(g, self.n), transpose_a=True)
+    return tf.reshape(grads, tf.concat([[-1], self.layer.kernel.shape], 0))
 
   def _ghost_sq(self):
     """Per example and output channel, sum_pq (a_p . a_q)(g_pc g_qc).
@@ -405,7 +403,7 @@ class _Conv:
     layer = self.layer
     if self.ghost:
       scaled = self.g * tf.repeat(factors, self.views)[:, None, None, None]
-      kernel_sum = self._backprop_filter(self.a, scaled, 1)
+      kernel_sum = self._backprop_filter(self.a, scaled)
     else:
       kernel_sum = _weighted_sum(factors, self.per_example)
       if self.ws:
@@ -436,8 +434,8 @@ class _Dense:
       z = z + layer.bias
     return z, None
 
-  def __init__(self, layer, a, aux, g, n, views):
-    del aux, views
+  def __init__(self, layer, a, aux, g, n, views, instantiate):
+    del aux, views, instantiate
     self.layer = layer
     gz = _per_example(g, n)
     self.grads = {layer.kernel.ref(): tf.einsum(
@@ -487,8 +485,8 @@ class _GroupNorm(_Dense):
     stats = lambda t: tf.reshape(t, [-1, groups, 1])  # pylint: disable=g-long-lambda
     return y, (stats(mean), stats(inv))
 
-  def __init__(self, layer, a, aux, g, n, views):  # pylint: disable=super-init-not-called
-    del views
+  def __init__(self, layer, a, aux, g, n, views, instantiate):  # pylint: disable=super-init-not-called
+    del views, instantiate
     self.layer = layer
     spatial = list(range(1, g.shape.rank - 1))
     g_sum = tf.reduce_sum(g, axis=spatial)                     # [rows, c]
@@ -507,6 +505,32 @@ class _GroupNorm(_Dense):
           _per_example(g_sum, n), axis=1)
     self.sq_norms = clipping.per_example_squared_norms(
         list(self.grads.values()))
+
+
+def _gpu_visible():
+  return bool(tf.config.list_physical_devices("GPU"))
+
+
+def instantiation_route(n, mode="auto", gpu=None):
+  """The route ("unstacked" or "patches") for ``n`` examples (int or tensor).
+
+  Args:
+    n: examples in the physical batch: a Python int when static.
+    mode: one of INSTANTIATE_MODES; "unstacked" needs a static ``n``.
+    gpu: whether a GPU is visible (default: looked up).
+  """
+  if mode not in INSTANTIATE_MODES:
+    raise ValueError(
+        f"instantiate must be one of {INSTANTIATE_MODES}; got {mode!r}")
+  static = isinstance(n, int)
+  if mode == "unstacked" and not static:
+    raise ValueError("instantiate='unstacked' needs a static batch size.")
+  if mode != "auto":
+    return mode
+  if gpu is None:
+    gpu = _gpu_visible()
+  return ("unstacked" if static and n <= _MAX_UNSTACKED and not gpu
+          else "patches")
 
 
 def _rule(layer):
@@ -584,7 +608,7 @@ def _forward_with_taps(model, x, tape, views, ghost):
 
 
 def clipped_sum_per_layer(model, loss_fn, x, y, weights, views,
-                          l2_norm_clip, ghost="auto"):
+                          l2_norm_clip, ghost="auto", instantiate="auto"):
   """The ``per_layer`` strategy (see privacy.per_example for the contract).
 
   Args:
@@ -596,6 +620,7 @@ def clipped_sum_per_layer(model, loss_fn, x, y, weights, views,
     views: rows per example; an example's loss is the mean over its views.
     l2_norm_clip: C.
     ghost: one of GHOST_MODES.
+    instantiate: one of INSTANTIATE_MODES.
 
   Returns:
     (clipped sums aligned with ``model.trainable_variables``, norms [n],
@@ -607,13 +632,14 @@ def clipped_sum_per_layer(model, loss_fn, x, y, weights, views,
   # Static when the batch shape is (the unstacked per-example ops need it).
   n = x.shape[0] // views if x.shape[0] is not None else (
       tf.shape(x)[0] // views)
+  instantiation_route(n, instantiate)  # Checks the mode early.
   with tf.GradientTape() as tape:
     logits, taps = _forward_with_taps(model, x, tape, views, ghost)
     losses = tf.reduce_mean(tf.reshape(loss_fn(y, logits), [n, views]),
                             axis=1)
     total = tf.reduce_sum(losses)
   output_grads = tape.gradient(total, [tap[-1] for tap in taps])
-  layers = [rule(layer, a, aux, g, n, views)
+  layers = [rule(layer, a, aux, g, n, views, instantiate)
             for (rule, layer, a, aux, _), g in zip(taps, output_grads)]
   norms = tf.sqrt(tf.add_n([layer.sq_norms for layer in layers]))
   factors = clipping.clip_factors(norms, l2_norm_clip) * tf.cast(

@@ -40,6 +40,29 @@ def write_json_atomic(path: str, payload) -> None:
     raise
 
 
+class ResultFileError(ValueError):
+  """A result file exists but cannot be read as JSON."""
+
+
+def is_writable(directory: str) -> bool:
+  """Whether a file can really be created in ``directory`` (probed: for
+  root, permission bits alone do not tell)."""
+  try:
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_probe_")
+  except OSError:
+    return False
+  os.close(fd)
+  os.remove(tmp)
+  return True
+
+
 def read_json(path: str):
+  """Reads a JSON file; an unreadable one raises with its path named."""
   with open(path) as f:
-    return json.load(f)
+    try:
+      return json.load(f)
+    except json.JSONDecodeError as e:
+      raise ResultFileError(
+          f"{path} is not valid JSON ({e}); it may be truncated or edited. "
+          "Move it away (the run or evaluation that wrote it re-creates it) "
+          "or restore it.") from e

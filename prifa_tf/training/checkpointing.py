@@ -1,5 +1,6 @@
 """Resumable workdirs: config pinning and checkpoint restore with clear errors."""
 
+import glob
 import os
 
 import tensorflow as tf
@@ -12,22 +13,68 @@ class WorkdirError(RuntimeError):
   """The workdir belongs to another config, or its checkpoint is unusable."""
 
 
-def pin_config(cfg: TrainConfig, workdir: str) -> TrainConfig:
-  """Records ``cfg`` in ``workdir/config.json`` or checks it matches.
+def check_workdir(workdir: str) -> None:
+  """Refuses a workdir that is a file, lies under a file, or is read-only.
+
+  Nothing is created: the checks run before any data is read.
+  """
+  path = os.path.abspath(workdir)
+  probe = path
+  while not os.path.exists(probe):
+    probe = os.path.dirname(probe)
+  if not os.path.isdir(probe):
+    where = "is a file" if probe == path else f"lies under the file {probe}"
+    raise WorkdirError(f"--workdir {workdir} {where}; choose a directory.")
+  if not results_lib.is_writable(probe):
+    raise WorkdirError(f"{probe} is not writable, so {workdir} cannot hold "
+                       "checkpoints and results; choose a writable --workdir.")
+  if probe == path:
+    for sub in ("checkpoints", "tensorboard"):
+      d = os.path.join(path, sub)
+      if os.path.isdir(d) and not results_lib.is_writable(d):
+        raise WorkdirError(f"{d} is not writable; the run cannot resume "
+                           "there. Fix its permissions or use a fresh "
+                           "--workdir.")
+
+
+def check_restorable(checkpoint_dir: str) -> None:
+  """Refuses checkpoints that exist but that TF's state file cannot name.
+
+  Without this, TF logs a warning, training restarts at step 0 and the
+  old ``ckpt-*`` files are overwritten.
+  """
+  saved = sorted((os.path.basename(p)[:-len(".index")] for p in
+                  glob.glob(os.path.join(checkpoint_dir, "ckpt-*.index"))),
+                 key=lambda name: (len(name), name))
+  if not saved:
+    return
+  try:
+    latest = tf.train.latest_checkpoint(checkpoint_dir)
+  except Exception:  # pylint: disable=broad-except
+    latest = None
+  if latest is None:
+    raise WorkdirError(
+        f"{checkpoint_dir} holds checkpoints ({', '.join(saved)}) but its "
+        "state file 'checkpoint' is missing or unreadable, so none can be "
+        "restored. Restore that file (it names the newest, e.g. "
+        f"model_checkpoint_path: \"{saved[-1]}\"), or move the directory "
+        "away to start over; nothing was modified.")
+
+
+def check_config(cfg: TrainConfig, workdir: str) -> TrainConfig:
+  """Checks ``cfg`` against ``workdir/config.json``, writing nothing.
 
   A resumed run must use the same config, except for the fields in
-  ``TrainConfig.RESUMABLE_CHANGES``. An unset ``noise_seed`` is drawn once
-  and pinned, so a resumed run continues the same noise stream.
+  ``TrainConfig.RESUMABLE_CHANGES``. An unset ``noise_seed`` is taken from
+  the pinned config, or drawn from OS entropy for a new run.
 
   Returns:
-    The effective config (with the pinned noise seed).
+    The effective config (with the noise seed to use).
   """
-  os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
     if cfg.noise_seed is None:
       cfg.noise_seed = int.from_bytes(os.urandom(7), "little")
-    results_lib.write_json_atomic(path, cfg.to_dict())
     return cfg
   try:
     stored = TrainConfig.from_dict(results_lib.read_json(path))
@@ -50,12 +97,20 @@ def pin_config(cfg: TrainConfig, workdir: str) -> TrainConfig:
   return stored
 
 
+def pin_config(cfg: TrainConfig, workdir: str) -> None:
+  """Writes ``workdir/config.json`` once (at the first checkpoint)."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    results_lib.write_json_atomic(path, cfg.to_dict())
+
+
 def restore_latest(manager: tf.train.CheckpointManager, checkpoint) -> int:
   """Restores the newest checkpoint; returns its step or 0 if none.
 
   Raises:
     WorkdirError: the checkpoint is corrupt or from another model.
   """
+  check_restorable(manager.directory)
   path = manager.latest_checkpoint
   if path is None:
     return 0

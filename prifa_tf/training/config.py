@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 from typing import Optional
 
 DATASETS = ("cifar10", "cifar100", "cifar10s", "cifar100s", "celeb_a")
@@ -153,4 +154,45 @@ class TrainConfig:
       need(self.steps is not None and self.steps > 0,
            "non-private training needs steps > 0.")
     need(self.steps is None or self.steps > 0, "steps must be > 0.")
+    self._validate_components(need)
     return self
+
+  def _validate_components(self, need):
+    """Checks what the model, optimizer, accountant, strategy and data
+    sizes accept, before any data is read or any file written."""
+    # pylint: disable=g-import-not-at-top
+    from prifa_tf.models import wide_resnet as models
+    from prifa_tf.data import tfds_loader
+    from prifa_tf.optim import optimizers
+    from prifa_tf.privacy import accounting
+    from prifa_tf.privacy import per_example
+    # pylint: enable=g-import-not-at-top
+    need(self.model in models.NAMED,
+         f"model must be one of {sorted(models.NAMED)}; got {self.model!r}.")
+    need(self.optimizer in optimizers.OPTIMIZERS, "optimizer must be one of "
+         f"{optimizers.OPTIMIZERS}; got {self.optimizer!r}.")
+    need(self.accountant in accounting.ACCOUNTANTS, "accountant must be one "
+         f"of {accounting.ACCOUNTANTS}; got {self.accountant!r}.")
+    need(self.per_example in per_example.STRATEGIES, "per_example must be "
+         f"one of {per_example.STRATEGIES}; got {self.per_example!r}.")
+    need(self.groups >= 1, f"groups must be >= 1; got {self.groups}.")
+    try:
+      models.named_config(
+          self.model, normalization=self.normalization, groups=self.groups,
+          weight_standardization=self.weight_standardization).validate(
+              private=self.private)
+    except ValueError as e:
+      raise ConfigError(str(e)) from e
+    need(self.pretrained is None or os.path.isfile(self.pretrained),
+         f"pretrained checkpoint {self.pretrained!r} is not a file.")
+    sizes = tfds_loader.SPLIT_SIZES[self.base_dataset]
+    need(self.train_subset is None or 0 < self.train_subset <= sizes["train"],
+         f"train_subset must be in [1, {sizes['train']}] (the {self.dataset} "
+         f"training split); got {self.train_subset}.")
+    need(self.test_subset is None or 0 < self.test_subset <= sizes["test"],
+         f"test_subset must be in [1, {sizes['test']}] (the {self.dataset} "
+         f"test split); got {self.test_subset}.")
+    n = (self.train_subset or sizes["train"]) - self.val_size
+    need(n > 0, f"val_size {self.val_size} leaves no training data.")
+    need(not self.private or self.batch_size <= n,
+         f"batch_size {self.batch_size} exceeds the {n} training examples.")

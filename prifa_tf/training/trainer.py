@@ -32,6 +32,7 @@ from prifa_tf.optim import gradient_engine
 from prifa_tf.optim import optimizers
 from prifa_tf.optim import sharpness
 from prifa_tf.privacy import accounting
+from prifa_tf.reporting import provenance
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.training import batching
 from prifa_tf.training import checkpointing
@@ -140,7 +141,9 @@ class Trainer:
     self.chief = distribution_lib.is_chief(self.distribution)
     self.workdir = workdir
     if self.chief:
-      self.cfg = checkpointing.pin_config(cfg, workdir)
+      checkpointing.check_workdir(workdir)
+      checkpointing.check_restorable(os.path.join(workdir, "checkpoints"))
+      self.cfg = checkpointing.check_config(cfg, workdir)
     elif cfg.noise_seed is None:
       raise ConfigError("Multi-worker training needs an explicit noise_seed "
                         "so that every worker draws the same noise.")
@@ -282,6 +285,8 @@ class Trainer:
     return out
 
   def _save(self, step):
+    if self.chief:  # The config is pinned with the first checkpoint.
+      checkpointing.pin_config(self.cfg, self.workdir)
     self.manager.save(checkpoint_number=step)
 
   # ------------------------------------------------------------------ run --
@@ -440,6 +445,7 @@ class Trainer:
         k: v for k, v in audit.items() if not k.startswith("canary_")}
     return {
         "status": "completed",
+        "provenance": provenance.collect(),
         "config": cfg.to_dict(),
         "steps": steps,
         "stop_reason": stop_reason,

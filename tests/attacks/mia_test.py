@@ -41,9 +41,7 @@ class MIATest(absltest.TestCase):
   def setUpClass(cls):
     super().setUpClass()
     fixtures.quiet_tf()
-    data_dir = fixtures.tfds_dir()
-    if data_dir is None:
-      raise absltest.SkipTest("PRIFA_TFDS_DIR with cifar10 not set")
+    data_dir = fixtures.require_tfds()
     full = tfds_loader.load_split("cifar10", "train[:2000]", data_dir)
     test = tfds_loader.load_split("cifar10", "test[:400]", data_dir)
     train = subsets.select_ids(full, subsets.stratified_ids(full, 30))

@@ -55,9 +55,7 @@ class TfdsLoaderTest(absltest.TestCase):
       tfds_loader.load_split("mnist", "train")
 
   def test_real_cifar10_test_split(self):
-    data_dir = fixtures.tfds_dir()
-    if data_dir is None:
-      self.skipTest("PRIFA_TFDS_DIR with cifar10 not set (tag requires_data)")
+    data_dir = fixtures.require_tfds()
     data = tfds_loader.load_split("cifar10", "test", data_dir=data_dir)
     self.assertEqual(data.images.shape, (10_000, 32, 32, 3))
     np.testing.assert_array_equal(np.bincount(data.labels), [1000] * 10)

@@ -36,9 +36,7 @@ class BinariesTest(absltest.TestCase):
       self.assertFalse(os.path.exists(os.path.join(out, "runs")), binary)
 
   def test_lira_dry_run_plans_balanced_halves(self):
-    data_dir = fixtures.tfds_dir()
-    if data_dir is None:
-      self.skipTest("PRIFA_TFDS_DIR with cifar10 not set (tag requires_data)")
+    data_dir = fixtures.require_tfds()
     out = self.create_tempdir().full_path
     proc = run("lira", f"--out={out}", "--scale=smoke", "--dry_run",
                "--privacy=nonprivate", f"--data_dir={data_dir}")
@@ -59,9 +57,7 @@ class BinariesTest(absltest.TestCase):
     self.assertEqual(run("onion").returncode, 2)  # No --out.
 
   def test_tiny_onion_sweep_resumes_without_training(self):
-    data_dir = fixtures.tfds_dir()
-    if data_dir is None:
-      self.skipTest("PRIFA_TFDS_DIR with cifar10 not set (tag requires_data)")
+    data_dir = fixtures.require_tfds()
     out = self.create_tempdir().full_path
     flags = [f"--out={out}", "--scale=tiny", "--privacy=nonprivate",
              "--layers=1", "--attacks=threshold,mlp",

@@ -1,7 +1,7 @@
 """The per_layer strategy: the loop strategy's clipped sum, by other means.
 
 Every path (instantiated per-example kernels, one op per example or one
-grouped op; ghost norms from patch and raw-activation Grams; the WS
+batched matmul of patches; ghost norms from patch and raw-activation Grams; the WS
 projection with and without its variance floor; GroupNorm and Dense rules;
 augmentation views; padding rows) is compared with the sequential
 per-example loop to 1e-5.
@@ -53,6 +53,15 @@ def clipped(fn, model, x, y, weights, views, clip, **kwargs):
                                 **kwargs))()
 
 
+def assert_same(got, want, atol=1e-5):
+  """(sums, norms, losses, logits) equal to ``atol`` (and 1e-4 relative)."""
+  for name, a, b in zip(("sums", "norms", "losses", "logits"), got, want):
+    pairs = zip(a, b) if name == "sums" else [(a, b)]
+    for s, t in pairs:
+      np.testing.assert_allclose(s.numpy(), t.numpy(), atol=atol, rtol=1e-4,
+                                 err_msg=name)
+
+
 class PerLayerTest(parameterized.TestCase):
 
   @classmethod
@@ -61,14 +70,7 @@ class PerLayerTest(parameterized.TestCase):
     fixtures.quiet_tf()
 
   def assert_same(self, got, want, atol=1e-5):
-    for name, a, b in zip(("sums", "norms", "losses", "logits"), got, want):
-      if name == "sums":
-        for s, t in zip(a, b):
-          np.testing.assert_allclose(s.numpy(), t.numpy(), atol=atol,
-                                     rtol=1e-4, err_msg=name)
-      else:
-        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=atol,
-                                   rtol=1e-4, err_msg=name)
+    assert_same(got, want, atol)
 
   # Each path with WS on and off, and with one and three views.
   # Instantiated WS layers take their projection's statistics from the
@@ -89,17 +91,21 @@ class PerLayerTest(parameterized.TestCase):
       self.assert_same(got, want)
       self.assertEqual(float(tf.reduce_sum(got[0][0] * 0)), 0.0)
 
-  def test_grouped_instantiation_matches_loop(self):
-    # Above _MAX_UNSTACKED examples (or an unknown batch size), per-example
-    # kernels come from one grouped backprop-filter op.
-    model = wrn()
+  @parameterized.parameters(True, False)
+  def test_patch_instantiation_matches_loop(self, ws):
+    # The route for more than _MAX_UNSTACKED examples, unknown batch sizes
+    # and GPUs: one batched matmul of patches and output gradients.
+    # tests/privacy/per_example_matrix_test.py covers batch sizes to 256.
+    model = wrn(ws=ws)
     x, y = batch(4, 2)
     want = clipped(per_example.clipped_sum_loop, model, x, y, tf.ones([4]),
                    2, 0.5)
-    with mock.patch.object(per_layer, "_MAX_UNSTACKED", 0):
-      got = clipped(per_layer.clipped_sum_per_layer, model, x, y,
-                    tf.ones([4]), 2, 0.5, ghost="never")
+    got = clipped(per_layer.clipped_sum_per_layer, model, x, y,
+                  tf.ones([4]), 2, 0.5, ghost="never", instantiate="patches")
     self.assert_same(got, want)
+    with self.assertRaisesRegex(ValueError, "instantiate"):
+      per_layer.clipped_sum_per_layer(model, LOSS, x, y, tf.ones([4]), 2,
+                                      0.5, instantiate="grouped")
 
   def test_ws_variance_floor(self):
     # Channels whose fan_in * variance is below WS_EPS: the standardisation's
@@ -193,6 +199,15 @@ class PerLayerTest(parameterized.TestCase):
       self.assertEqual(per_example.resolve("auto", model), "loop")
       self.assertEqual(per_example.resolve("auto", wrn()), "per_layer")
       self.assertEqual(per_example.resolve("auto", wrn(), views=16), "loop")
+    # With a GPU visible: per_layer at any K (its batched-matmul route),
+    # vectorized for uncovered models.
+    fake_gpu = [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU")]
+    with mock.patch.object(tf.config, "list_physical_devices",
+                           return_value=fake_gpu):
+      self.assertEqual(per_example.resolve("auto", wrn(), views=16),
+                       "per_layer")
+      self.assertEqual(per_example.resolve("auto", model), "vectorized")
+      self.assertEqual(per_layer.instantiation_route(8), "patches")
     with self.assertRaisesRegex(ValueError, "ghost"):
       per_layer.clipped_sum_per_layer(wrn(), LOSS, *batch(1, 1),
                                       tf.ones([1]), 1, 1.0, ghost="sometimes")

@@ -22,9 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 class SmokeCifar10Test(absltest.TestCase):
 
   def test_learns(self):
-    data_dir = fixtures.tfds_dir()
-    if data_dir is None:
-      self.skipTest("PRIFA_TFDS_DIR with cifar10 not set (tag requires_data)")
+    data_dir = fixtures.require_tfds()
     workdir = self.create_tempdir().full_path
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run(

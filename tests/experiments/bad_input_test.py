@@ -1,0 +1,208 @@
+"""Bad input never costs a user a run: one case per row of CASES.
+
+Each row runs a binary as a user would (a subprocess), on a workdir set up
+as the case needs, and expects an exit code, a one-line message that names
+what to fix, and every file that existed before left byte-for-byte as it
+was. Configuration errors must also come before anything is written (no
+``config.json`` is pinned), so the corrected command works in the same
+workdir.
+"""
+
+import dataclasses
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from typing import Callable, Optional, Sequence
+
+from absl.testing import absltest
+from absl.testing import parameterized
+
+from tests import fixtures
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+PRIVATE = "--preset=smoke_dpsgd"
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+  name: str
+  binary: str
+  flags: Callable[[str], Sequence[str]]  # workdir -> flags
+  message: str                           # regex the error output must match
+  setup: Optional[Callable[[str], None]] = None
+  code: int = 2
+  needs_data: bool = False
+  workdir_arg: str = "--workdir"
+
+
+def _interrupted_run(workdir):
+  """A workdir as an interrupted private run leaves it, state file garbled."""
+  os.makedirs(os.path.join(workdir, "checkpoints"))
+  for step in (20, 40):
+    for suffix in (".index", ".data-00000-of-00001"):
+      with open(os.path.join(workdir, "checkpoints", f"ckpt-{step}{suffix}"),
+                "wb") as f:
+        f.write(os.urandom(64))
+  with open(os.path.join(workdir, "checkpoints", "checkpoint"), "w") as f:
+    f.write("garbage \x00 not a CheckpointState\n")
+
+
+def _file_at(path):
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "w") as f:
+    f.write("a file, not a directory\n")
+
+
+def _read_only(workdir):
+  """Makes ``workdir`` read-only, for root too (immutable attribute)."""
+  os.makedirs(os.path.join(workdir, "tensorboard"), exist_ok=True)
+  for d in (os.path.join(workdir, "tensorboard"), workdir):
+    if subprocess.run(["chattr", "+i", d], capture_output=True,
+                      check=False).returncode:
+      os.chmod(d, 0o555)
+
+
+def _completed_run(workdir):
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, "results.json"), "w") as f:
+    f.write('{"status": "completed", "steps": 1, "config": {}}')
+  _read_only(workdir)
+
+
+def _bad_results(workdir):
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, "results.json"), "w") as f:
+    f.write('{"status": "compl\x01eted"')
+
+
+def _corrupt_data_dir(workdir):
+  copy = os.path.join(workdir, "..", "tfds_copy")
+  if not os.path.exists(copy):
+    shutil.copytree(os.path.join(fixtures.require_tfds(), "cifar10"),
+                    os.path.join(copy, "cifar10"))
+    (record,) = glob.glob(os.path.join(copy, "cifar10", "*",
+                                       "cifar10-train.tfrecord*"))
+    with open(record, "r+b") as f:
+      f.truncate(os.path.getsize(record) // 3)
+
+
+CASES = [
+    Case("unknown_model", "train", lambda w: [PRIVATE, "--set=model=wrn_99_1"],
+         r"model must be one of"),
+    Case("bad_normalization", "train",
+         lambda w: [PRIVATE, "--set=normalization=layer"],
+         r"normalization must be one of"),
+    Case("bad_optimizer", "train", lambda w: [PRIVATE, "--set=optimizer=rms"],
+         r"optimizer must be one of"),
+    Case("bad_accountant", "train", lambda w: [PRIVATE, "--set=accountant=x"],
+         r"accountant must be one of"),
+    Case("bad_strategy", "train",
+         lambda w: [PRIVATE, "--set=per_example=jacobian"],
+         r"per_example must be one of"),
+    Case("bad_group_count", "train", lambda w: [PRIVATE, "--set=groups=5"],
+         r"GroupNorm with 5 groups"),
+    Case("batch_larger_than_n", "train",
+         lambda w: [PRIVATE, "--set=batch_size=6000"],
+         r"batch_size 6000 exceeds the 5000 training examples"),
+    Case("subset_larger_than_split", "train",
+         lambda w: [PRIVATE, "--set=train_subset=60000"],
+         r"train_subset must be in \[1, 50000\]"),
+    Case("missing_pretrained", "train",
+         lambda w: [PRIVATE, "--set=pretrained=/nonexistent/imagenet.h5"],
+         r"pretrained checkpoint '/nonexistent/imagenet.h5' is not a file"),
+    Case("unknown_field", "train", lambda w: [PRIVATE, "--set=stepz=3"],
+         r"Unknown config field 'stepz'"),
+    Case("corrupt_checkpoint_state", "train", lambda w: [PRIVATE],
+         r"state file 'checkpoint' is missing or unreadable",
+         setup=_interrupted_run),
+    Case("workdir_is_a_file", "train", lambda w: [PRIVATE],
+         r"is a file; choose a directory", setup=_file_at),
+    Case("workdir_under_a_file", "train", lambda w: [PRIVATE],
+         r"lies under the file", setup=lambda w: _file_at(w + "_file"),
+         workdir_arg="--workdir=_file/run"),
+    Case("read_only_workdir_on_resume", "train", lambda w: [PRIVATE],
+         r"not writable", setup=_read_only),
+    Case("unreadable_results", "train", lambda w: [PRIVATE],
+         r"results\.json is not valid JSON", setup=_bad_results),
+    Case("bad_track_ids", "train",
+         lambda w: [PRIVATE, "--mia_every=5", "--mia_track_ids=abc"],
+         r"--mia_track_ids must be training ids"),
+    Case("evaluate_read_only", "evaluate", lambda w: [],
+         r"not writable.*nothing was run", setup=_completed_run),
+    Case("evaluate_sweep_directory", "evaluate", lambda w: [],
+         r"is a sweep directory, not a run; pass one of its runs",
+         setup=lambda w: _file_at(os.path.join(w, "runs", "a", "seed0",
+                                               "results.json"))),
+    Case("sweep_out_is_a_file", "ablation", lambda w: ["--scale=tiny"],
+         r"--out .* is a file", setup=_file_at, workdir_arg="--out"),
+    Case("corrupt_tfrecord", "train",
+         lambda w: [PRIVATE, f"--data_dir={os.path.join(w, '..', 'tfds_copy')}"],
+         r"corrupt or truncated", setup=_corrupt_data_dir, needs_data=True),
+]
+
+
+def _snapshot(top):
+  """{path: sha256} of every file under ``top`` (or ``top`` itself)."""
+  if os.path.isfile(top):
+    with open(top, "rb") as f:
+      return {top: hashlib.sha256(f.read()).hexdigest()}
+  out = {}
+  for root, _, files in os.walk(top):
+    for name in files:
+      path = os.path.join(root, name)
+      with open(path, "rb") as f:
+        out[path] = hashlib.sha256(f.read()).hexdigest()
+  return out
+
+
+class BadInputTest(parameterized.TestCase):
+
+  def tearDown(self):
+    super().tearDown()
+    # Undo the immutable attribute, or the test's temp dir cannot be removed.
+    subprocess.run(["chattr", "-R", "-i", absltest.TEST_TMPDIR.value],
+                   capture_output=True, check=False)
+
+  @parameterized.named_parameters((c.name, c) for c in CASES)
+  def test_case(self, case):
+    if case.needs_data:
+      fixtures.require_tfds()
+    base = self.create_tempdir().full_path
+    workdir = os.path.join(base, "run")
+    if case.setup:
+      case.setup(workdir)
+    before = _snapshot(base)
+    if case.workdir_arg.startswith("--workdir="):
+      target = [f"--workdir={workdir}" + case.workdir_arg.split("=", 1)[1]]
+    else:
+      target = [f"{case.workdir_arg}={workdir}"]
+    flags = list(case.flags(workdir))
+    if case.binary == "train" and not any(
+        f.startswith("--data_dir") for f in flags):
+      # No data: a check that waited for the data would fail differently.
+      flags.append("--data_dir=/nonexistent")
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "experiments",
+                                      f"{case.binary}.py"),
+         *target, *flags],
+        env=env, capture_output=True, text=True, timeout=600, check=False)
+    out = proc.stdout + proc.stderr
+    self.assertEqual(proc.returncode, case.code, out[-3000:])
+    self.assertRegex(out, case.message)
+    self.assertNotIn("Traceback", out)
+    after = _snapshot(base)
+    self.assertEqual({p: h for p, h in after.items() if p in before}, before,
+                     "an existing file changed")
+    if case.binary == "train":
+      self.assertFalse(os.path.exists(os.path.join(workdir, "config.json")) and
+                       os.path.join(workdir, "config.json") not in before,
+                       "a config was pinned by a failed run")
+
+
+if __name__ == "__main__":
+  absltest.main()

@@ -17,6 +17,7 @@ per_example=auto picks for K=16 on this device.
 A benchmark, not a test: nothing here asserts a speed.
 """
 
+import functools
 import time
 
 from absl import app
@@ -29,14 +30,18 @@ from prifa_tf.optim import gradient_engine
 from prifa_tf.optim import optimizers
 from prifa_tf.optim import sharpness
 from prifa_tf.privacy import per_example
+from prifa_tf.privacy import per_layer
 from prifa_tf.training import losses
 
 _MODEL = flags.DEFINE_string("model", "wrn_16_4", "Named WRN.")
 _BATCH = flags.DEFINE_integer("batch", 16, "Examples per physical batch.")
 _AUGMULT = flags.DEFINE_list("augmult", ["1", "16"], "K values to measure.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed rounds per variant.")
-_STRATEGIES = flags.DEFINE_list("strategies", ["per_layer", "loop", "vectorized"],
-                                "Per-example strategies to time.")
+_STRATEGIES = flags.DEFINE_list(
+    "strategies", ["per_layer", "loop", "vectorized"],
+    "Per-example strategies to time; per_layer:patches and "
+    "per_layer:unstacked force per_layer's kernel-gradient route (plain "
+    "per_layer lets it choose by batch size and device).")
 _RECIPE_STEPS, _RECIPE_BATCH, _RECIPE_K = 2500, 4096, 16
 
 
@@ -45,9 +50,13 @@ class Variant:
 
   def __init__(self, name, model, views, private, strategy="loop", rho=0.0):
     self.name, self.model, self.rho = name, model, rho
+    strategy, _, route = strategy.partition(":")
     self.engine = gradient_engine.GradientEngine(
         model, losses.softmax_cross_entropy, views=views, private=private,
         l2_norm_clip=1.0, noise_multiplier=1.0, strategy=strategy)
+    if route:  # Benchmark-only: pin per_layer's instantiation route.
+      self.engine._clipped_sum = functools.partial(  # pylint: disable=protected-access
+          per_layer.clipped_sum_per_layer, instantiate=route)
     self.opt = optimizers.make_optimizer("sgd", 0.0)  # lr 0: weights fixed.
     self.opt.build(model.trainable_variables)
     self.perturbation = sharpness.WeightPerturbation(

@@ -14,6 +14,16 @@ import sys
 import xml.etree.ElementTree as ET
 
 
+def seconds(xml_path):
+  """Seconds recorded in a test.xml (its longest test suite), or None."""
+  try:
+    root = ET.parse(xml_path).getroot()
+  except ET.ParseError:
+    return None
+  times = [float(s.get("time", 0) or 0) for s in root.iter("testsuite")]
+  return max(times) if times else None
+
+
 def count(xml_path):
   try:
     root = ET.parse(xml_path).getroot()
@@ -72,13 +82,21 @@ def main(argv):
     totals[0 if not problems else 1] += 1
   for target in targets:
     rel = target.lstrip("/").replace(":", "/")
-    path = os.path.join(logs, rel, "test.xml")
-    if not os.path.exists(path):
-      print(f"{target}: no result")
+    top = os.path.join(logs, rel)
+    # A sharded target has shard_K_of_N/test.xml instead of test.xml.
+    shards = sorted(os.path.join(top, d, "test.xml") for d in (
+        os.listdir(top) if os.path.isdir(top) else ()) if d.startswith("shard_"))
+    paths = shards or [os.path.join(top, "test.xml")]
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+      print(f"{target}: no result ({', '.join(missing)})")
       totals[1] += 1
       continue
-    p, f, s = count(path)
-    print(f"{target}: {p} passed, {f} failed, {s} skipped")
+    counts = [count(p) for p in paths]
+    p, f, s = (sum(c[i] for c in counts) for i in range(3))
+    times = [t for t in map(seconds, paths) if t is not None]
+    took = f" ({max(times):.0f} s)" if times else ""
+    print(f"{target}: {p} passed, {f} failed, {s} skipped{took}")
     for i, v in enumerate((p, f, s)):
       totals[i] += v
   print(f"{totals[0]} passed, {totals[1]} failed, {totals[2]} skipped")

@@ -102,3 +102,19 @@ def mirrored(replicas):
 
 def final_weights(trainer_obj):
   return [v.numpy().copy() for v in trainer_obj.model.trainable_variables]
+
+
+def read_scalars(logdir):
+  """{tag: {step: value}} of every TF2 scalar summary below ``logdir``."""
+  out = {}
+  for root, _, files in os.walk(logdir):
+    for name in files:
+      if "tfevents" not in name:
+        continue
+      for event in tf.compat.v1.train.summary_iterator(
+          os.path.join(root, name)):
+        for value in event.summary.value:
+          number = (float(tf.make_ndarray(value.tensor))
+                    if value.HasField("tensor") else value.simple_value)
+          out.setdefault(value.tag, {})[event.step] = number
+  return out

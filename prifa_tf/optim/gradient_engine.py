@@ -133,11 +133,20 @@ class GradientEngine(tf.Module):
     self._add([total(s) for s in sums], reduced)
 
   def _shard(self, x, y, weights):
+    """Splits a physical batch into whole examples per replica.
+
+    A batch that does not divide by the replica count is padded with
+    weight-0 examples (which add nothing to any sum), so every replica gets
+    the same number of whole examples, all their views together.
+    """
     b = int(weights.shape[0])
-    if b % self.replicas:
-      raise ValueError(
-          f"physical_batch_size {b} must be divisible by the {self.replicas} "
-          "replicas, so every replica gets whole examples (all their views).")
+    pad = -b % self.replicas
+    if pad:
+      rows_pad = pad * self.views
+      x = tf.concat([x, tf.zeros([rows_pad, *x.shape[1:]], x.dtype)], 0)
+      y = tf.concat([y, tf.repeat(y[:1], rows_pad, axis=0)], 0)
+      weights = tf.concat([weights, tf.zeros([pad], weights.dtype)], 0)
+      b += pad
     per = b // self.replicas
     rows = per * self.views
 

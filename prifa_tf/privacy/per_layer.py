@@ -562,6 +562,12 @@ def unsupported_layers(model):
     if rule is None:
       bad.append(f"{layer.name} ({type(layer).__name__})")
       continue
+    calls = len(getattr(layer, "_inbound_nodes", ()))
+    if calls > 1:
+      # Its per-call gradients add before the norm is taken: per-call
+      # squared norms would understate the example's sensitivity.
+      bad.append(f"{layer.name} (called {calls} times: shared weights)")
+      continue
     try:
       rule.check(layer)
     except UnsupportedLayerError as e:
@@ -597,6 +603,11 @@ def _forward_with_taps(model, x, tape, views, ghost):
     if kwargs or len(args) != 1:
       raise UnsupportedLayerError(
           f"{layer.name}: expected one positional input")
+    if any(tap[1] is layer for tap in taps):
+      raise UnsupportedLayerError(
+          f"{layer.name} is called more than once (shared weights); "
+          "per_layer would understate its sensitivity. Use "
+          "per_example='loop'.")
     z, aux = rule.forward(layer, args[0], views, ghost)
     tape.watch(z)  # The backward pass will be asked for dL/dz.
     taps.append((rule, layer, args[0], aux, z))

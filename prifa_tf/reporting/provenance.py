@@ -14,8 +14,9 @@ import sys
 
 PACKAGES = ("tensorflow", "tensorflow-privacy", "dp-accounting", "numpy",
             "scikit-learn")
+# realpath: under Bazel this file is a symlink into the checkout.
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+    os.path.realpath(__file__))))
 
 
 def _git(*args):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 import os
 from typing import Optional
 
@@ -145,8 +146,10 @@ class TrainConfig:
       need(0 < self.delta < 1, "delta must be in (0, 1).")
       need(self.target_epsilon is not None or self.steps is not None,
            "private training needs target_epsilon or steps.")
-      need(self.target_epsilon is None or self.target_epsilon > 0,
-           "target_epsilon must be > 0.")
+      need(self.target_epsilon is None or (
+          math.isfinite(self.target_epsilon) and self.target_epsilon > 0),
+           "target_epsilon must be finite and > 0 (an infinite target never "
+           "binds: give a finite one, or explicit steps).")
       need(self.early_stopping_patience == 0,
            "early stopping would select on held-out data after the fact; the "
            "paper uses the privacy budget as the stopping rule for DP runs.")

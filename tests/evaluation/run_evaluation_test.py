@@ -26,8 +26,19 @@ class RunEvaluationTest(absltest.TestCase):
     for name in ("eval.json", "attacks.csv", "risk_scores.csv",
                  "mia_roc.png", "risk_score_hist.png"):
       self.assertTrue(os.path.exists(os.path.join(workdir, name)), name)
-    self.assertTrue(os.listdir(os.path.join(workdir, "tensorboard", "eval")))
     on_disk = results_lib.read_json(os.path.join(workdir, "eval.json"))
+    # The headline scalars, read back, equal eval.json's.
+    scalars = fixtures.read_scalars(os.path.join(workdir, "tensorboard",
+                                                 "eval"))
+    for name in ("threshold", "threshold_entropy", "lr"):
+      self.assertAlmostEqual(scalars[f"mia/{name}_auc"][3],
+                             on_disk["attacks"][name]["auc"], places=5)
+    self.assertAlmostEqual(scalars["harmonic_score"][3],
+                           on_disk["harmonic_score"], places=5)
+    self.assertAlmostEqual(scalars["fairness/skew_bias"][3],
+                           on_disk["fairness"]["skew_bias"], places=5)
+    self.assertEqual(on_disk["provenance"]["git_commit"],
+                     on_disk["training_provenance"]["git_commit"])
     self.assertEqual(on_disk["mia"]["members"], 48)
     self.assertEqual(set(on_disk["attacks"]),
                      {"threshold", "threshold_entropy", "lr"})

@@ -74,9 +74,17 @@ class DistributedEngineTest(parameterized.TestCase):
     for a, b in zip(single, multi):
       np.testing.assert_allclose(a, b, atol=1e-5)
 
-  def test_batch_must_split_into_whole_examples(self):
-    with self.assertRaisesRegex(ValueError, "divisible by the 4 replicas"):
-      logical_gradient(make_engine(4, 0.0), (0, 0), b=2, batch=2)
+  def test_batch_not_divisible_by_replicas_is_padded(self):
+    # 3 examples per physical batch on 4 replicas (the README's 125 on 4):
+    # padded with weight-0 examples, so the result is the single-device one.
+    ref, ref_stats = logical_gradient(make_engine(1, 0.0, views=2), (0, 0),
+                                      b=3, batch=6)
+    got, stats = logical_gradient(make_engine(4, 0.0, views=2), (0, 0),
+                                  b=3, batch=6)
+    for a, b in zip(got, ref):
+      np.testing.assert_allclose(a, b, atol=1e-6)
+    self.assertEqual(stats["examples"], 6.0)
+    self.assertAlmostEqual(stats["loss"], ref_stats["loss"], places=5)
 
 
 class DistributedTrainerTest(absltest.TestCase):

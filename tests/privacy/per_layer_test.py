@@ -212,6 +212,34 @@ class PerLayerTest(parameterized.TestCase):
       per_layer.clipped_sum_per_layer(wrn(), LOSS, *batch(1, 1),
                                       tf.ones([1]), 1, 1.0, ghost="sometimes")
 
+  def test_shared_layer_is_refused_and_loop_bounds_it(self):
+    # A Dense layer tied 4 times: its calls' gradients add, so per-call
+    # squared norms would understate the sensitivity (1.89 C measured).
+    tf.keras.utils.set_random_seed(2)
+    inputs = tf.keras.Input((6,))
+    tied = tf.keras.layers.Dense(6, name="tied")
+    h = inputs
+    for _ in range(4):
+      h = tied(h)
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(10)(h))
+    self.assertEqual(per_layer.unsupported_layers(model),
+                     ["tied (called 4 times: shared weights)"])
+    with self.assertRaisesRegex(per_layer.UnsupportedLayerError, "tied"):
+      per_example.resolve("per_layer", model)
+    if not tf.config.list_physical_devices("GPU"):
+      self.assertEqual(per_example.resolve("auto", model), "loop")
+    x = tf.constant(np.random.default_rng(0).normal(size=(3, 6)) * 5,
+                    tf.float32)
+    y = tf.constant([1, 2, 3])
+    clip = 0.1
+    for i in range(3):  # Each example's clipped gradient has norm <= C.
+      summed, norms, _, _ = clipped(per_example.clipped_sum_loop, model,
+                                    x[i:i + 1], y[i:i + 1], tf.ones([1]), 1,
+                                    clip)
+      self.assertLessEqual(float(tf.linalg.global_norm(summed)),
+                           clip * (1 + 1e-5))
+      self.assertGreater(float(norms[0]), clip)
+
   # Strides, dilation, VALID padding, non-square kernels and inputs, views.
   @parameterized.product(
       geometry=[((3, 3), (1, 1), "same", (1, 1)),

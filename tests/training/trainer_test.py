@@ -44,7 +44,32 @@ class TrainerTest(absltest.TestCase):
     self.assertIn("train_accuracy", on_disk["metrics"])
     self.assertIsNotNone(on_disk["metrics_last_weights"])
     self.assertEqual(res["config"]["noise_seed"], 123)
-    self.assertTrue(os.listdir(os.path.join(workdir, "tensorboard")))
+    # The README's TensorBoard scalars, read back, at every step.
+    scalars = fixtures.read_scalars(os.path.join(workdir, "tensorboard"))
+    for tag in ("train/loss", "train/batch_accuracy", "train/learning_rate",
+                "privacy/epsilon", "privacy/clipped_fraction",
+                "privacy/grad_norm_mean", "privacy/grad_norm_max"):
+      self.assertEqual(sorted(scalars.get(tag, {})), [1, 2], tag)
+    self.assertAlmostEqual(scalars["privacy/epsilon"][2],
+                           on_disk["privacy"]["epsilon"], places=5)
+    self.assertLess(scalars["privacy/epsilon"][1],
+                    scalars["privacy/epsilon"][2])
+    self.assertAlmostEqual(scalars["train/learning_rate"][2], 0.5)
+    self.assertTrue(0 <= scalars["privacy/clipped_fraction"][2] <= 1)
+    self.assertGreaterEqual(scalars["privacy/grad_norm_max"][2],
+                            scalars["privacy/grad_norm_mean"][2])
+    self.assertAlmostEqual(scalars["eval/test_accuracy"][2],  # EMA weights.
+                           on_disk["metrics"]["test_accuracy"], places=5)
+    # Provenance: the commit, the packages, the devices, the command.
+    prov = on_disk["provenance"]
+    self.assertRegex(prov["git_commit"] or "", r"^[0-9a-f]{40}$")
+    self.assertIsInstance(prov["git_dirty"], bool)
+    self.assertRegex(prov["packages"]["tensorflow"], r"^2\.15\.")
+    for name in ("tensorflow-privacy", "dp-accounting", "numpy",
+                 "scikit-learn"):
+      self.assertTrue(prov["packages"][name], name)
+    self.assertIn("/device:CPU:0", prov["devices"]["visible"])
+    self.assertTrue(prov["command"])
 
   def test_config_mismatch_refused(self):
     workdir = self.create_tempdir().full_path

@@ -1,0 +1,297 @@
+"""Every command the README tells a user to run is run by the suite.
+
+``COMMANDS`` lists each shell command of the README's code blocks, in the
+README's words, with how the suite runs it: as written, plus flags that make
+it tiny (the same binary and code path on a couple of hundred images and a
+few steps), from a working directory laid out like a checkout with
+``../shared`` beside it. A README command missing from ``COMMANDS`` (or a
+listed one gone from the README) fails ``test_every_command_is_listed``.
+
+Two commands are run by the suite's driver rather than here: ``bash
+scripts/test.sh`` is what ``.ci/run`` runs, and it runs ``bash
+scripts/demo.sh`` end to end; this file checks that both calls are there.
+Commands are run in the order of ``COMMANDS`` in one working directory,
+because some read what an earlier one wrote (``evaluate.py`` reads a run).
+"""
+
+import dataclasses
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from typing import Dict, Optional, Sequence
+
+from absl.testing import absltest
+
+from tests import fixtures
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Train a preset for two steps on 200 images (private or not).
+TINY_TRAIN = ("--set=train_subset=200", "--set=test_subset=100",
+              "--set=batch_size=40", "--set=physical_batch_size=20",
+              "--set=steps=2", "--set=eval_every=2",
+              "--set=checkpoint_every=2", "--set=log_every=1")
+# Paper presets: also the small WRN and two views.
+TINY_PAPER_TRAIN = TINY_TRAIN + ("--set=model=wrn_10_1", "--set=augmult=2")
+TINY_SWEEP = ("--scale=tiny", "--attacks=threshold")
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+  """How the suite runs one README command."""
+  readme: str                 # As the README writes it (continuations joined).
+  tiny: Sequence[str] = ()    # Flags appended to make it tiny.
+  expect: Optional[str] = None     # Regex the output must match.
+  files: Sequence[str] = ()   # Files (relative to cwd) it must write.
+  before: Sequence[str] = ()  # Commands (same form) that set it up first.
+  why: str = ""               # Where the run deviates from the text, why.
+  mock_tfds: int = 0          # Run under tfds.testing.mock_data (N examples).
+  driver: Optional[str] = None  # Run by this file instead (checked).
+
+
+COMMANDS = [
+    Command("bash scripts/demo.sh", driver="scripts/test.sh",
+            why="scripts/test.sh runs it end to end and counts it as a case"),
+    Command("bash scripts/test.sh", driver=".ci/run",
+            why=".ci/run runs exactly this command"),
+    Command(".venv/bin/python experiments/train.py --preset=smoke_dpsat "
+            "--workdir=runs/dpsat", tiny=TINY_TRAIN,
+            files=["runs/dpsat/results.json"], expect=r"final: "),
+    Command(".venv/bin/python experiments/train.py --preset=cifar10_dpsat_eps8"
+            " --workdir=runs/c10_eps8 --set=physical_batch_size=128 "
+            "--set=per_example=vectorized", tiny=TINY_PAPER_TRAIN,
+            files=["runs/c10_eps8/results.json"],
+            expect=r"per-example=vectorized"),
+    Command(".venv/bin/python experiments/train.py --list_presets",
+            expect=r"cifar10_dpsat_eps8\n(.*\n)*smoke_dpsgd"),
+    Command(".venv/bin/python experiments/train.py --preset=smoke "
+            "--workdir=runs/mia --mia_every=50 --mia_track_ids=9,27",
+            # The preset's own subset (the tracked ids are in it), 2 steps.
+            tiny=("--set=steps=2", "--set=eval_every=2",
+                  "--set=checkpoint_every=2", "--mia_every=1"),
+            files=["runs/mia/mia_history.json", "runs/mia/mia_history.png"]),
+    Command(".venv/bin/python experiments/evaluate.py "
+            "--workdir=runs/demo/runs/cifar10s/eps8/seed0",
+            before=[".venv/bin/python experiments/demo.py --out=runs/demo "
+                    "--scale=tiny --attacks=threshold"],
+            files=["runs/demo/runs/cifar10s/eps8/seed0/eval.json",
+                   "runs/demo/runs/cifar10s/eps8/seed0/attacks.csv"],
+            why="the demo run it reads is made at tiny scale first"),
+    Command(".venv/bin/python experiments/train.py --preset=cifar10_dpsat_eps8"
+            " --workdir=runs/x --distribution=mirrored",
+            tiny=TINY_PAPER_TRAIN, files=["runs/x/results.json"]),
+    Command(".venv/bin/python experiments/evaluate.py --workdir=runs/x "
+            "--attacks=all --backend=loky --max_examples=10000",
+            tiny=("--max_examples=100",), files=["runs/x/eval.json"],
+            expect=r"random_forest|rf"),
+    Command(".venv/bin/python experiments/train.py --preset=smoke_dpsat "
+            "--workdir=runs/y --distribution=mirrored --cpu_replicas=4",
+            tiny=TINY_TRAIN + ("--set=physical_batch_size=25",
+                               "--set=batch_size=50"),
+            files=["runs/y/results.json"], expect=r"replicas=4"),
+    Command("TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", "
+            "\"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": "
+            "0}}' .venv/bin/python experiments/train.py "
+            "--preset=cifar10_dpsat_eps8 --workdir=/shared/runs/x "
+            "--distribution=multi_worker --set=noise_seed=1234",
+            tiny=TINY_PAPER_TRAIN,
+            why="two workers on 127.0.0.1 (free ports) instead of host1 and "
+            "host2, and a workdir in the test's directory instead of "
+            "/shared/runs/x"),
+    Command(".venv/bin/python experiments/audit.py --preset=smoke_dpsgd "
+            "--workdir=runs/audit --canaries=500 --alpha=0.05",
+            tiny=TINY_TRAIN + ("--canaries=20",),
+            files=["runs/audit/audit.json"]),
+    Command(".venv/bin/python experiments/lira.py --out=sweeps/lira_smoke "
+            "--scale=smoke --privacy=nonprivate",
+            tiny=TINY_SWEEP + ("--num_models=2",),
+            files=["sweeps/lira_smoke/lira.md"]),
+    Command(".venv/bin/python experiments/ablation.py "
+            "--out=sweeps/ablation_smoke", tiny=TINY_SWEEP + (
+                "--privacy=private",),
+            files=["sweeps/ablation_smoke/runs.csv"],
+            why="the private arm only, for time; the non-private arm runs "
+            "through the same code in scripts/smoke_experiments.sh below"),
+    Command(".venv/bin/python experiments/onion.py --out=sweeps/onion "
+            "--scale=paper --dry_run --throughput=6000",
+            expect=r" h at 6000"),
+    Command(".venv/bin/python experiments/ablation.py --out=sweeps/ablation "
+            "--scale=paper --pretrained=/ckpt/wrn_28_10_imagenet.h5",
+            tiny=("--dry_run",), expect=r"Dry run:",
+            why="a cost plan only: CIFAR-100 and the ImageNet checkpoint "
+            "cannot be had on these machines"),
+    Command("bash scripts/smoke_experiments.sh",
+            why="PRIFA_SCALE=tiny, two of its experiments (demo, ablation "
+            "non-private); the others run above or below"),
+    Command("PYTHONPATH=. .venv/bin/python experiments/past.py "
+            "--out=sweeps/past_smoke --scale=smoke --data_dir=../shared/tfds",
+            tiny=("--scale=tiny",), files=["sweeps/past_smoke/past.md"]),
+    Command("PYTHONPATH=. .venv/bin/python experiments/imbalance.py "
+            "--out=sweeps/imbalance_smoke --scale=smoke "
+            "--data_dir=/path/to/tfds", tiny=("--scale=tiny",),
+            mock_tfds=200, files=["sweeps/imbalance_smoke/imbalance.md"],
+            why="CelebA is TFDS mock data (it cannot be downloaded here)"),
+    Command("PYTHONPATH=. .venv/bin/python experiments/fnr.py "
+            "--out=sweeps/fnr_smoke --scale=smoke --data_dir=../shared/tfds",
+            tiny=("--scale=tiny",), files=["sweeps/fnr_smoke/fnr.md"]),
+    Command("PYTHONPATH=. .venv/bin/python benchmarks/per_example_throughput.py"
+            " --model=wrn_16_4 --batch=16 --augmult=1 --repeats=15",
+            tiny=("--model=wrn_10_1", "--batch=4", "--repeats=1"),
+            expect=r"non-private"),
+    Command("PYTHONPATH=. .venv/bin/python benchmarks/per_example_throughput.py"
+            " --model=wrn_16_4 --batch=4 --augmult=16 "
+            "--strategies=per_layer,loop --repeats=7",
+            tiny=("--model=wrn_10_1", "--batch=2", "--augmult=2",
+                  "--repeats=1"), expect=r"loop"),
+    Command("PYTHONPATH=. .venv/bin/python benchmarks/logical_batch_memory.py"
+            " --model=wrn_16_4 --physical=32 --logical=4096",
+            tiny=("--model=wrn_10_1", "--physical=4", "--logical=16"),
+            expect=r"MiB"),
+]
+
+
+def readme_commands(text: str):
+  """The shell commands of the README's sh/bash code blocks."""
+  out = []
+  for block in re.findall(r"```(?:sh|bash)\n(.*?)```", text, re.S):
+    current = ""
+    for line in block.splitlines():
+      stripped = line.split("  #")[0].strip() if not current else line.strip()
+      if not stripped or stripped.startswith("#"):
+        continue
+      current += stripped.rstrip("\\").strip() + " "
+      if not stripped.endswith("\\") and current.count("'") % 2 == 0:
+        out.append(current.strip())
+        current = ""
+  return out
+
+
+def free_ports(n):
+  socks = [socket.socket() for _ in range(n)]
+  for s in socks:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in socks]
+  for s in socks:
+    s.close()
+  return ports
+
+
+class ReadmeCommandsTest(absltest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.data = fixtures.require_tfds()
+    # A checkout-like working directory with ../shared/tfds beside it.
+    top = absltest.get_default_test_tmpdir()
+    cls.cwd = os.path.join(top, "clone")
+    os.makedirs(cls.cwd, exist_ok=True)
+    for name in ("experiments", "benchmarks", "scripts", "prifa_tf", "tests"):
+      os.symlink(os.path.join(ROOT, name), os.path.join(cls.cwd, name))
+    venv = os.path.dirname(os.path.dirname(sys.executable))
+    os.symlink(venv, os.path.join(cls.cwd, ".venv"))
+    os.makedirs(os.path.join(top, "shared"), exist_ok=True)
+    os.symlink(cls.data, os.path.join(top, "shared", "tfds"))
+    cls.times: Dict[str, float] = {}
+
+  @classmethod
+  def tearDownClass(cls):
+    for command, seconds in cls.times.items():
+      print(f"{seconds:6.1f} s  {command[:100]}")
+    super().tearDownClass()
+
+  def run_shell(self, line, tiny=(), mock_tfds=0, env=None, timeout=1200):
+    """Runs a README line (plus ``tiny`` flags) in the clone; returns proc."""
+    words = shlex.split(line)
+    assignments = {}
+    while "=" in words[0] and not words[0].startswith("-"):
+      key, value = words.pop(0).split("=", 1)
+      assignments[key] = value
+    if mock_tfds:
+      words = [words[0], os.path.join(ROOT, "tests", "run_with_mock_tfds.py"),
+               str(mock_tfds), *words[1:]]
+    full = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2",
+                PRIFA_TFDS_DIR=self.data, **assignments, **(env or {}))
+    start = time.time()
+    proc = subprocess.run([*words, *tiny], cwd=self.cwd, env=full,
+                          capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    self.times[line] = self.times.get(line, 0.0) + time.time() - start
+    return proc
+
+  def check(self, command, proc):
+    out = proc.stdout + proc.stderr
+    self.assertEqual(proc.returncode, 0, f"{command.readme}\n{out[-4000:]}")
+    if command.expect:
+      self.assertRegex(out, command.expect)
+    for f in command.files:
+      self.assertTrue(os.path.exists(os.path.join(self.cwd, f)),
+                      f"{command.readme} did not write {f}")
+
+  def test_every_command_is_listed(self):
+    with open(os.path.join(ROOT, "README.md")) as f:
+      found = readme_commands(f.read())
+    listed = [c.readme for c in COMMANDS]
+    self.assertEqual(sorted(set(found) - set(listed)), [],
+                     "README commands that no test runs")
+    self.assertEqual(sorted(set(listed) - set(found)), [],
+                     "listed commands no longer in the README")
+
+  def test_drivers_run_their_commands(self):
+    with open(os.path.join(ROOT, ".ci", "run")) as f:
+      self.assertRegex(f.read(), r"\nexec bash scripts/test\.sh\n")
+    with open(os.path.join(ROOT, "scripts", "test.sh")) as f:
+      self.assertRegex(f.read(), r"\n  bash scripts/demo\.sh ")
+
+  def test_commands_run(self):
+    for command in COMMANDS:
+      if command.driver:
+        continue
+      with self.subTest(command.readme[:80]):
+        for line in command.before:
+          proc = self.run_shell(line)
+          self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+        if command.readme.startswith("TF_CONFIG="):
+          self.run_multi_worker(command)
+        elif command.readme.startswith("bash scripts/smoke_experiments.sh"):
+          proc = self.run_shell(
+              command.readme + " demo ablation",
+              env={"PRIFA_SCALE": "tiny",
+                   "PRIFA_FLAGS": "--attacks=threshold --privacy=nonprivate"})
+          self.check(command, proc)
+          self.assertIn("=== ablation took", proc.stdout)
+        else:
+          self.check(command, self.run_shell(command.readme, command.tiny,
+                                             command.mock_tfds))
+
+  def run_multi_worker(self, command):
+    hosts = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    workdir = os.path.join(self.cwd, "runs", "multi_worker")
+    line = command.readme.split("' ", 1)[1].replace(
+        "--workdir=/shared/runs/x", f"--workdir={workdir}")
+    procs = []
+    for index in range(2):
+      tf_config = json.dumps({"cluster": {"worker": hosts},
+                              "task": {"type": "worker", "index": index}})
+      words = shlex.split(line)
+      env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2",
+                 PRIFA_TFDS_DIR=self.data, TF_CONFIG=tf_config)
+      procs.append(subprocess.Popen(
+          [*words, *command.tiny], cwd=self.cwd, env=env, text=True,
+          stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    start = time.time()
+    outs = [p.communicate(timeout=900)[0] for p in procs]
+    self.times[command.readme] = time.time() - start
+    for p, out in zip(procs, outs):
+      self.assertEqual(p.returncode, 0, out[-3000:])
+    with open(os.path.join(workdir, "results.json")) as f:
+      self.assertEqual(json.load(f)["status"], "completed")
+
+
+if __name__ == "__main__":
+  absltest.main()

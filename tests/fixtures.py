@@ -118,3 +118,15 @@ def read_scalars(logdir):
                     if value.HasField("tensor") else value.simple_value)
           out.setdefault(value.tag, {})[event.step] = number
   return out
+
+
+def free_ports(n):
+  """``n`` free TCP ports on 127.0.0.1 (for local multi-worker clusters)."""
+  import socket  # pylint: disable=g-import-not-at-top
+  socks = [socket.socket() for _ in range(n)]
+  for s in socks:
+    s.bind(("127.0.0.1", 0))
+  ports = [s.getsockname()[1] for s in socks]
+  for s in socks:
+    s.close()
+  return ports

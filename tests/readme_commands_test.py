@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -109,7 +108,7 @@ COMMANDS = [
             files=["runs/audit/audit.json"]),
     Command(".venv/bin/python experiments/lira.py --out=sweeps/lira_smoke "
             "--scale=smoke --privacy=nonprivate",
-            tiny=TINY_SWEEP + ("--num_models=2",),
+            tiny=TINY_SWEEP + ("--num_models=4",),
             files=["sweeps/lira_smoke/lira.md"]),
     Command(".venv/bin/python experiments/ablation.py "
             "--out=sweeps/ablation_smoke", tiny=TINY_SWEEP + (
@@ -126,8 +125,8 @@ COMMANDS = [
             why="a cost plan only: CIFAR-100 and the ImageNet checkpoint "
             "cannot be had on these machines"),
     Command("bash scripts/smoke_experiments.sh",
-            why="PRIFA_SCALE=tiny, two of its experiments (demo, ablation "
-            "non-private); the others run above or below"),
+            why="PRIFA_SCALE=tiny and one of its experiments (demo); the "
+            "others run above, below and in tests/paper/tiny_sweeps_test.py"),
     Command("PYTHONPATH=. .venv/bin/python experiments/past.py "
             "--out=sweeps/past_smoke --scale=smoke --data_dir=../shared/tfds",
             tiny=("--scale=tiny",), files=["sweeps/past_smoke/past.md"]),
@@ -171,16 +170,6 @@ def readme_commands(text: str):
   return out
 
 
-def free_ports(n):
-  socks = [socket.socket() for _ in range(n)]
-  for s in socks:
-    s.bind(("127.0.0.1", 0))
-  ports = [s.getsockname()[1] for s in socks]
-  for s in socks:
-    s.close()
-  return ports
-
-
 class ReadmeCommandsTest(absltest.TestCase):
 
   @classmethod
@@ -215,8 +204,11 @@ class ReadmeCommandsTest(absltest.TestCase):
     if mock_tfds:
       words = [words[0], os.path.join(ROOT, "tests", "run_with_mock_tfds.py"),
                str(mock_tfds), *words[1:]]
-    full = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2",
-                PRIFA_TFDS_DIR=self.data, **assignments, **(env or {}))
+    full = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+                PRIFA_TFDS_DIR=self.data)
+    full.update(assignments)  # e.g. PYTHONPATH=. (the clone's root)
+    full.update(env or {})
+    full["PYTHONPATH"] = ROOT  # The clone's prifa_tf is a link to ROOT's.
     start = time.time()
     proc = subprocess.run([*words, *tiny], cwd=self.cwd, env=full,
                           capture_output=True, text=True, timeout=timeout,
@@ -260,17 +252,18 @@ class ReadmeCommandsTest(absltest.TestCase):
           self.run_multi_worker(command)
         elif command.readme.startswith("bash scripts/smoke_experiments.sh"):
           proc = self.run_shell(
-              command.readme + " demo ablation",
-              env={"PRIFA_SCALE": "tiny",
-                   "PRIFA_FLAGS": "--attacks=threshold --privacy=nonprivate"})
+              command.readme + " demo",
+              env={"PRIFA_SCALE": "tiny", "PRIFA_FLAGS": "--attacks=threshold"})
           self.check(command, proc)
-          self.assertIn("=== ablation took", proc.stdout)
+          self.assertIn("=== demo took", proc.stdout)
+          self.assertTrue(os.path.exists(os.path.join(
+              self.cwd, "sweeps", "smoke", "demo", "demo.md")))
         else:
           self.check(command, self.run_shell(command.readme, command.tiny,
                                              command.mock_tfds))
 
   def run_multi_worker(self, command):
-    hosts = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    hosts = [f"127.0.0.1:{p}" for p in fixtures.free_ports(2)]
     workdir = os.path.join(self.cwd, "runs", "multi_worker")
     line = command.readme.split("' ", 1)[1].replace(
         "--workdir=/shared/runs/x", f"--workdir={workdir}")

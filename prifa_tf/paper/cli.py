@@ -96,6 +96,9 @@ def args_from_flags() -> exp.Args:
     raise ValueError(f"--epsilons must be numbers: {_EPSILONS.value}") from None
   if _LAYERS.value < 1:
     raise ValueError("--layers must be >= 1.")
+  if _PRETRAINED.value and not _DRY.value and not os.path.isfile(
+      _PRETRAINED.value):
+    raise ValueError(f"--pretrained {_PRETRAINED.value} is not a file.")
   return exp.Args(
       scale=scale,
       seeds=list(range(_SEED_START.value, _SEED_START.value + seeds)),

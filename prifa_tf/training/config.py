@@ -160,6 +160,13 @@ class TrainConfig:
     self._validate_components(need)
     return self
 
+  def validate_files(self) -> "TrainConfig":
+    """Checks the files the run will read (before any data is loaded)."""
+    if self.pretrained is not None and not os.path.isfile(self.pretrained):
+      raise ConfigError(
+          f"pretrained checkpoint {self.pretrained!r} is not a file.")
+    return self
+
   def _validate_components(self, need):
     """Checks what the model, optimizer, accountant, strategy and data
     sizes accept, before any data is read or any file written."""
@@ -186,8 +193,6 @@ class TrainConfig:
               private=self.private)
     except ValueError as e:
       raise ConfigError(str(e)) from e
-    need(self.pretrained is None or os.path.isfile(self.pretrained),
-         f"pretrained checkpoint {self.pretrained!r} is not a file.")
     sizes = tfds_loader.SPLIT_SIZES[self.base_dataset]
     need(self.train_subset is None or 0 < self.train_subset <= sizes["train"],
          f"train_subset must be in [1, {sizes['train']}] (the {self.dataset} "

@@ -136,7 +136,7 @@ class Trainer:
   def __init__(self, cfg: TrainConfig, workdir: str, remove_ids=None,
                log: Callable[[str], None] = print, data=None,
                step_callback=None, distribution=None):
-    cfg.validate()
+    cfg.validate().validate_files()
     self.distribution = distribution or tf.distribute.get_strategy()
     self.chief = distribution_lib.is_chief(self.distribution)
     self.workdir = workdir

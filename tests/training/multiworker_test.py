@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -10,20 +9,11 @@ from absl.testing import absltest
 import numpy as np
 
 from prifa_tf.reporting import results as results_lib
+from tests import fixtures
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 WORKER = os.path.join(ROOT, "tests", "training", "multiworker_worker.py")
-
-
-def free_ports(n):
-  socks = [socket.socket() for _ in range(n)]
-  for s in socks:
-    s.bind(("127.0.0.1", 0))
-  ports = [s.getsockname()[1] for s in socks]
-  for s in socks:
-    s.close()
-  return ports
 
 
 class MultiWorkerTest(absltest.TestCase):
@@ -36,7 +26,7 @@ class MultiWorkerTest(absltest.TestCase):
     self.assertEqual(ref.returncode, 0, ref.stderr[-3000:])
 
     shared = self.create_tempdir("cluster").full_path
-    hosts = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    hosts = [f"127.0.0.1:{p}" for p in fixtures.free_ports(2)]
     procs = []
     for i in range(2):
       tf_config = {"cluster": {"worker": hosts},

@@ -126,7 +126,7 @@ COMMANDS = [
             "cannot be had on these machines"),
     Command("bash scripts/smoke_experiments.sh",
             why="PRIFA_SCALE=tiny and one of its experiments (demo); the "
-            "others run above, below and in tests/paper/tiny_sweeps_test.py"),
+            "others run above and below"),
     Command("PYTHONPATH=. .venv/bin/python experiments/past.py "
             "--out=sweeps/past_smoke --scale=smoke --data_dir=../shared/tfds",
             tiny=("--scale=tiny",), files=["sweeps/past_smoke/past.md"]),

@@ -112,9 +112,7 @@ def args_from_flags() -> exp.Args:
 
 def _unusable_directory(path):
   """Why ``path`` cannot be a sweep directory (None when it can)."""
-  probe = os.path.abspath(path)
-  while not os.path.exists(probe):
-    probe = os.path.dirname(probe)
+  probe = results_lib.nearest_existing(path)
   if not os.path.isdir(probe):
     return (f"{path} is a file" if probe == os.path.abspath(path) else
             f"{path} lies under the file {probe}") + "; choose a directory."

@@ -44,6 +44,14 @@ class ResultFileError(ValueError):
   """A result file exists but cannot be read as JSON."""
 
 
+def nearest_existing(path: str) -> str:
+  """``path`` (absolute) or its closest ancestor that exists."""
+  probe = os.path.abspath(path)
+  while not os.path.exists(probe):
+    probe = os.path.dirname(probe)
+  return probe
+
+
 def is_writable(directory: str) -> bool:
   """Whether a file can really be created in ``directory`` (probed: for
   root, permission bits alone do not tell)."""

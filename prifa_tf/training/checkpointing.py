@@ -19,9 +19,7 @@ def check_workdir(workdir: str) -> None:
   Nothing is created: the checks run before any data is read.
   """
   path = os.path.abspath(workdir)
-  probe = path
-  while not os.path.exists(probe):
-    probe = os.path.dirname(probe)
+  probe = results_lib.nearest_existing(path)
   if not os.path.isdir(probe):
     where = "is a file" if probe == path else f"lies under the file {probe}"
     raise WorkdirError(f"--workdir {workdir} {where}; choose a directory.")

@@ -1,12 +1,17 @@
-r"""Trains one configuration with mislabelled canaries and audits its ε.
+r"""Audits one configuration's ε: the step audit, or the canary audit.
 
+  python experiments/audit.py --mode=step --preset=cifar10_dpsgd_eps8 \
+      --workdir=runs/step_audit
   python experiments/audit.py --preset=smoke_dpsgd --workdir=runs/audit
   python experiments/audit.py --preset=cifar10_dpsat_eps8 --workdir=runs/a8 \
       --canaries=1000 --alpha=0.05
 
-Writes audit.json (the accountant's ε beside the empirical lower bound) into
-the workdir. Exit status 3 when the lower bound exceeds the claimed ε: the
-DP engine or its accounting is broken. Bad flags or config: 2.
+``--mode=step`` (white-box, no training): measures one privatisation step's
+sensitivity and noise on the run's real engine and composes them into a
+lower bound on the run's ε (step_audit.json). ``--mode=canary`` (default):
+trains with mislabelled canaries and bounds ε from the model (audit.json).
+Exit status 3 when a lower bound exceeds the claimed ε or the engine is
+mis-implemented. Bad flags or config: 2.
 """
 
 import sys
@@ -32,6 +37,11 @@ _ALPHA = flags.DEFINE_float("alpha", 0.05, "1 - confidence of the bound.")
 _METHOD = flags.DEFINE_enum("method", "clopper-pearson", sorted(audit.METHODS),
                             "Binomial ratio bound.")
 _SEED = flags.DEFINE_integer("seed", 0, "Canary choice seed.")
+_MODE = flags.DEFINE_enum("mode", "canary", ["canary", "step"],
+                          "canary: train and audit the model; step: "
+                          "white-box audit of one privatisation step.")
+_TRIALS = flags.DEFINE_integer("trials", 2000,
+                               "Step audit: fresh-noise releases.")
 
 
 def main(argv):
@@ -45,8 +55,14 @@ def main(argv):
       cfg.data_dir = _DATA_DIR.value
     if not 0 < _ALPHA.value < 0.5:
       raise ValueError("--alpha must be in (0, 0.5).")
-    audit_run.run_audit(cfg, _WORKDIR.value, _CANARIES.value, _ALPHA.value,
-                        _METHOD.value, _SEED.value)
+    if _MODE.value == "step":
+      if _TRIALS.value < 10:
+        raise ValueError("--trials must be >= 10.")
+      audit_run.run_step_audit(cfg, _WORKDIR.value, _TRIALS.value,
+                               _ALPHA.value)
+    else:
+      audit_run.run_audit(cfg, _WORKDIR.value, _CANARIES.value, _ALPHA.value,
+                          _METHOD.value, _SEED.value)
   except audit.AuditFailure as e:
     print(str(e), file=sys.stderr)
     return 3

@@ -75,7 +75,8 @@ def private_config(**overrides):
       steps=3, batch_size=8, physical_batch_size=4, noise_multiplier=1.0,
       l2_norm_clip=1.0, learning_rate=0.5, momentum=0.0, augmult=0,
       ema_decay=None, eval_weights="last", sharpness_rho=0.0,
-      per_example="loop", noise_seed=123, seed=0, eval_every=1000,
+      per_example="loop", reproducible=True, noise_seed=123, seed=0,
+      eval_every=1000,
       checkpoint_every=1000, log_every=1000)
   base.update(overrides)
   return TrainConfig(**base)
@@ -117,6 +118,20 @@ def read_scalars(logdir):
           number = (float(tf.make_ndarray(value.tensor))
                     if value.HasField("tensor") else value.simple_value)
           out.setdefault(value.tag, {})[event.step] = number
+  return out
+
+
+def read_descriptions(logdir):
+  """{tag: description} of the summaries below ``logdir`` (first seen)."""
+  out = {}
+  for root, _, files in os.walk(logdir):
+    for name in files:
+      if "tfevents" in name:
+        for event in tf.compat.v1.train.summary_iterator(
+            os.path.join(root, name)):
+          for value in event.summary.value:
+            if value.metadata.summary_description:
+              out.setdefault(value.tag, value.metadata.summary_description)
   return out
 
 

@@ -97,11 +97,17 @@ COMMANDS = [
             "\"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": "
             "0}}' .venv/bin/python experiments/train.py "
             "--preset=cifar10_dpsat_eps8 --workdir=/shared/runs/x "
-            "--distribution=multi_worker --set=noise_seed=1234",
+            "--distribution=multi_worker --set=reproducible=True "
+            "--set=noise_seed=1234",
             tiny=TINY_PAPER_TRAIN,
             why="two workers on 127.0.0.1 (free ports) instead of host1 and "
             "host2, and a workdir in the test's directory instead of "
             "/shared/runs/x"),
+    Command(".venv/bin/python experiments/audit.py --mode=step "
+            "--preset=cifar10_dpsgd_eps8 --workdir=runs/step_audit",
+            tiny=TINY_PAPER_TRAIN + ("--trials=200",),
+            files=["runs/step_audit/step_audit.json"],
+            expect=r"step audit: claimed ε = .*passed"),
     Command(".venv/bin/python experiments/audit.py --preset=smoke_dpsgd "
             "--workdir=runs/audit --canaries=500 --alpha=0.05",
             tiny=TINY_TRAIN + ("--canaries=20",),

@@ -70,6 +70,22 @@ def epsilon_lower_bound(member_scores, nonmember_scores, alpha: float = 0.05,
   return float(max(values.max(), 0.0)) if values.size else 0.0
 
 
+def max_attainable_bound(canaries: int, alpha: float = 0.05,
+                         method: str = "clopper-pearson") -> float:
+  """The largest bound ``canaries`` canaries can ever show.
+
+  That is the bound for perfectly separated (distinct) scores. A claimed ε above it can
+  never fail this audit, whatever the engine does: the canary audit is then
+  a sanity check only (the white-box step audit, ``attacks/step_audit.py``,
+  is the one that can fail there).
+  """
+  half = canaries - canaries // 2
+  # Distinct scores, as real losses are: the Bonferroni count is then the
+  # one a real audit pays.
+  return epsilon_lower_bound(1.0 + np.arange(half),
+                             -1.0 - np.arange(canaries // 2), alpha, method)
+
+
 @dataclasses.dataclass
 class AuditResult:
   epsilon_lower_bound: float
@@ -79,6 +95,15 @@ class AuditResult:
   canaries: int
   member_mean_score: float
   nonmember_mean_score: float
+  # The bound perfectly separated canaries would give (see
+  # ``max_attainable_bound``): the audit cannot fail above it.
+  max_attainable_bound: Optional[float] = None
+
+  @property
+  def can_fail(self) -> Optional[bool]:
+    if self.claimed_epsilon is None or self.max_attainable_bound is None:
+      return None
+    return self.max_attainable_bound > self.claimed_epsilon
 
   @property
   def passed(self) -> bool:
@@ -86,7 +111,8 @@ class AuditResult:
             or self.epsilon_lower_bound <= self.claimed_epsilon)
 
   def to_dict(self):
-    return {**dataclasses.asdict(self), "passed": self.passed}
+    return {**dataclasses.asdict(self), "passed": self.passed,
+            "can_fail": self.can_fail}
 
 
 def audit(scores: np.ndarray, canaries: Canaries,
@@ -100,7 +126,8 @@ def audit(scores: np.ndarray, canaries: Canaries,
                                               alpha, method),
       claimed_epsilon=claimed_epsilon, alpha=alpha, method=method,
       canaries=len(scores), member_mean_score=float(scores[inc].mean()),
-      nonmember_mean_score=float(scores[~inc].mean()))
+      nonmember_mean_score=float(scores[~inc].mean()),
+      max_attainable_bound=max_attainable_bound(len(scores), alpha, method))
 
 
 def check(result: AuditResult) -> None:

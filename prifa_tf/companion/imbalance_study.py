@@ -117,7 +117,7 @@ def config(scale: ImbalanceScale, run: Run, seed: int = 0,
       l2_norm_clip=run.clip, batch_size=scale.batch_size,
       physical_batch_size=scale.batch_size, steps=steps, optimizer="adam",
       learning_rate=scale.learning_rate, momentum=0.0, augmult=0,
-      ema_decay=None, eval_weights="last", seed=seed, noise_seed=seed,
+      ema_decay=None, eval_weights="last", seed=seed,
       eval_every=max(1, steps // 4), checkpoint_every=max(1, steps // 10),
       log_every=max(1, steps // 20)).validate()
 

@@ -207,6 +207,21 @@ class GradientEngine(tf.Module):
     self.reset()
     return grads, stats
 
+  # --------------------------------------------------------------- audits --
+  def current_sum(self):
+    """The accumulated (clipped) sum as numpy arrays, without releasing it.
+
+    For the white-box step audit (``attacks/step_audit.py``), which measures
+    the sensitivity of exactly this sum.
+    """
+    return [s.numpy() for s in self.sums]
+
+  def noised_sum(self, seed):
+    """The sum as the engine would release it (noised once), not divided and
+    not reset: the step audit draws many of these from one accumulation."""
+    return [g.numpy() for g in self._finalize_fn(
+        tf.constant(1.0, tf.float32), tf.constant(seed, tf.int64))]
+
   def reset(self):
     for acc in self.sums:
       acc.assign(tf.zeros_like(acc))

@@ -230,7 +230,10 @@ def make_config(dataset: str, epsilon: Optional[float], techniques,
       ema_decay=scale.ema_decay if "PA" in techniques else None,
       eval_weights="ema" if "PA" in techniques else "last",
       sharpness_rho=radius if "SAT" in techniques else 0.0,
-      seed=seed, noise_seed=seed, eval_every=scale.eval_every,
+      seed=seed, eval_every=scale.eval_every,
+      # Private: Poisson, as the accountant assumes; the paper's non-private
+      # SAM runs shuffle.
+      sampling="poisson" if private else "shuffle",
       checkpoint_every=max(1, scale.eval_every // 2), log_every=10)
   if private:
     delta = CELEBA_DELTA if base == "celeb_a" else DELTA

@@ -61,7 +61,7 @@ def _specs(args):
       pool = _pool(base, args.data_dir).ids
       keep = lira.keep_matrix(models, len(pool), seed=args.seeds[0])
       for m in range(models):
-        cfg = dataclasses.replace(base, seed=m, noise_seed=m, subset_seed=0)
+        cfg = dataclasses.replace(base, seed=m, subset_seed=0)
         out.append(RunSpec(
             name=f"{dataset}/{exp.privacy_name(eps)}/model{m}",
             config=cfg.validate(),

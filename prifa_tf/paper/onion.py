@@ -34,7 +34,7 @@ def _shadows(args, target_name, cfg, layer_labels):
   out = []
   for m in range(n):
     shadow_cfg = dataclasses.replace(
-        cfg, seed=10_000 + 100 * cfg.seed + m, noise_seed=10_000 + m,
+        cfg, seed=10_000 + 100 * cfg.seed + m,
         subset_seed=cfg.data_seed, audit_canaries=0).validate()
     out.append(RunSpec(
         name=f"{target_name}_shadow{m}", config=shadow_cfg,

@@ -1,13 +1,12 @@
 """Privacy accounting with dp_accounting (RDP, optionally PLD).
 
-The accountants assume **Poisson subsampling** with rate q = B / n: every
-example joins each logical batch independently with probability q. The
-input pipeline offers both Poisson sampling (``sampling="poisson"``, which
-matches the accountant) and shuffled fixed-size batches
-(``sampling="shuffle"``, what De et al.'s and most DP-SGD code do in
-practice). The reported epsilon is the Poisson-sampling epsilon in both
-cases; for shuffled batches this is the customary approximation, not a
-proof (README, "Fidelity notes").
+``epsilon`` assumes **Poisson subsampling** with rate q = B / n: every
+example joins each logical batch independently with probability q, under
+add/remove-one adjacency. Private runs sample that way by default
+(``sampling="poisson"``). For shuffled fixed-size batches
+(``sampling="shuffle"``, an explicit option) that epsilon is only assumed:
+no proof covers it (Chua et al., ICML 2024). ``epsilon_without_amplification``
+is the bound that does hold for shuffling, with no amplification at all.
 """
 
 import dataclasses
@@ -65,6 +64,38 @@ def epsilon(n: int, batch_size: int, noise_multiplier: float, steps: int,
     return 0.0
   acc = _accountant(accountant)
   acc.compose(_event(batch_size / n, noise_multiplier, steps))
+  return float(acc.get_epsilon(delta))
+
+
+@functools.lru_cache(maxsize=4096)
+def epsilon_without_amplification(noise_multiplier: float, participations: int,
+                                  delta: float,
+                                  accountant: str = "rdp") -> float:
+  """Epsilon that holds for any batch sampling, shuffling included.
+
+  Under replace-one adjacency an example changes at most ``participations``
+  updates (one per epoch for shuffled batches), each a Gaussian mechanism
+  whose sensitivity is 2C (a clipped gradient swapped for another) with noise
+  std sigma*C, i.e. noise multiplier sigma/2 relative to that sensitivity. No
+  subsampling amplification is claimed, so the batches' order may be
+  public.
+
+  Args:
+    noise_multiplier: sigma (noise std / C).
+    participations: updates one example can join (epochs begun, for shuffle).
+    delta: target delta.
+    accountant: "rdp" or "pld".
+  """
+  if noise_multiplier <= 0:
+    raise ValueError("noise_multiplier must be > 0 for a finite epsilon.")
+  if not 0 < delta < 1:
+    raise ValueError(f"delta must be in (0, 1); got {delta}.")
+  if participations <= 0:
+    return 0.0
+  acc = _accountant(accountant)
+  acc.compose(dp_accounting.SelfComposedDpEvent(
+      dp_accounting.GaussianDpEvent(noise_multiplier / 2.0),
+      int(participations)))
   return float(acc.get_epsilon(delta))
 
 

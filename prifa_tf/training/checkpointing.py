@@ -63,16 +63,14 @@ def check_config(cfg: TrainConfig, workdir: str) -> TrainConfig:
   """Checks ``cfg`` against ``workdir/config.json``, writing nothing.
 
   A resumed run must use the same config, except for the fields in
-  ``TrainConfig.RESUMABLE_CHANGES``. An unset ``noise_seed`` is taken from
-  the pinned config, or drawn from OS entropy for a new run.
+  ``TrainConfig.RESUMABLE_CHANGES``. (A private run's secret seeds are not
+  in the config: see ``training/secrets.py``.)
 
   Returns:
-    The effective config (with the noise seed to use).
+    The effective config.
   """
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
-    if cfg.noise_seed is None:
-      cfg.noise_seed = int.from_bytes(os.urandom(7), "little")
     return cfg
   try:
     stored = TrainConfig.from_dict(results_lib.read_json(path))
@@ -80,8 +78,6 @@ def check_config(cfg: TrainConfig, workdir: str) -> TrainConfig:
     raise WorkdirError(f"{path} is unreadable ({e}); use a fresh workdir.") \
         from e
   mine, theirs = cfg.to_dict(), stored.to_dict()
-  if cfg.noise_seed is None:
-    mine["noise_seed"] = theirs["noise_seed"]
   diff = sorted(k for k in mine if mine[k] != theirs[k]
                 and k not in TrainConfig.RESUMABLE_CHANGES)
   if diff:

@@ -40,7 +40,10 @@ class TrainConfig:
   noise_multiplier: float = 3.0
   l2_norm_clip: float = 1.0
   accountant: str = "rdp"
-  sampling: str = "shuffle"
+  # Poisson: every example joins each logical batch independently with
+  # probability B/n, as the accountant assumes. "shuffle" is an explicit
+  # option whose ε is only assumed (privacy/guarantee.py).
+  sampling: str = "poisson"
   # Optimisation.
   batch_size: int = 4096
   physical_batch_size: int = 64
@@ -68,13 +71,24 @@ class TrainConfig:
   # gray choice); None: ``seed``. Shadow models (LiRA) share it and vary
   # ``seed``, so they draw from one candidate pool.
   subset_seed: Optional[int] = None
+  # Private runs draw their noise and batch-sampling seeds from OS entropy
+  # and keep them only in the workdir's secrets file. reproducible=True
+  # seeds both from the config instead (noise: ``noise_seed``, else ``seed``;
+  # sampling: ``seed``), for debugging and tests: its ε then holds only
+  # against someone without the config.
+  reproducible: bool = False
   noise_seed: Optional[int] = None
+  # Training loss, accuracy, clipped fraction and gradient norms are logged
+  # without noise (labelled "not private"); False leaves them out of the
+  # console, TensorBoard, progress.json and results.json.
+  log_training_stats: bool = True
   eval_every: int = 100
   checkpoint_every: int = 50
   log_every: int = 10
 
   # Fields that may change between a run and its resumption.
   RESUMABLE_CHANGES = ("eval_every", "checkpoint_every", "log_every",
+                       "log_training_stats",
                        "data_dir", "download")
 
   def to_dict(self):
@@ -150,6 +164,10 @@ class TrainConfig:
           math.isfinite(self.target_epsilon) and self.target_epsilon > 0),
            "target_epsilon must be finite and > 0 (an infinite target never "
            "binds: give a finite one, or explicit steps).")
+      need(self.reproducible or self.noise_seed is None,
+           "noise_seed fixes the noise, which must stay secret: drop it (each "
+           "run then draws its own from OS entropy), or set reproducible=True "
+           "(its ε holds only against someone without the seed).")
       need(self.early_stopping_patience == 0,
            "early stopping would select on held-out data after the fact; the "
            "paper uses the privacy budget as the stopping rule for DP runs.")

@@ -19,6 +19,8 @@ guard, accounting) is the reference path. Accounting is the caller's job
 here: use ``prifa_tf.privacy.accounting`` with the number of logical steps.
 """
 
+import os
+
 import tensorflow as tf
 
 from prifa_tf.optim import gradient_engine
@@ -33,19 +35,22 @@ class PrivateModel(tf.keras.Model):
     l2_norm_clip: C.
     noise_multiplier: sigma.
     accumulation_steps: physical batches per logical batch.
-    noise_seed: seed of the per-logical-step noise.
+    noise_seed: seed of the per-logical-step noise. None (the default)
+      draws it from OS entropy and keeps it in memory only, as DP needs; a
+      fixed seed makes the noise reproducible by anyone who knows it.
     sharpness_rho: DP-SAT radius (0 = DP-SGD).
     multilabel: sigmoid BCE instead of softmax cross-entropy.
     per_example: per-example gradient strategy.
   """
 
   def __init__(self, model, l2_norm_clip=1.0, noise_multiplier=1.0,
-               accumulation_steps=1, noise_seed=0, sharpness_rho=0.0,
+               accumulation_steps=1, noise_seed=None, sharpness_rho=0.0,
                multilabel=False, per_example="auto", **kwargs):
     super().__init__(**kwargs)
     self.inner = model
     self.accumulation_steps = int(accumulation_steps)
-    self.noise_seed = int(noise_seed)
+    self.noise_seed = (int.from_bytes(os.urandom(8), "little") >> 2
+                       if noise_seed is None else int(noise_seed))
     self.rho = float(sharpness_rho)
     self.engine = gradient_engine.GradientEngine(
         model, losses.for_labels(multilabel), views=1, private=True,

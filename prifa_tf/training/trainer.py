@@ -32,6 +32,7 @@ from prifa_tf.optim import gradient_engine
 from prifa_tf.optim import optimizers
 from prifa_tf.optim import sharpness
 from prifa_tf.privacy import accounting
+from prifa_tf.privacy import guarantee
 from prifa_tf.reporting import provenance
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.training import batching
@@ -40,6 +41,7 @@ from prifa_tf.training import datasets
 from prifa_tf.training import distribution as distribution_lib
 from prifa_tf.training import evaluation
 from prifa_tf.training import losses
+from prifa_tf.training import secrets
 from prifa_tf.training.config import ConfigError
 from prifa_tf.training.config import TrainConfig
 
@@ -144,11 +146,15 @@ class Trainer:
       checkpointing.check_workdir(workdir)
       checkpointing.check_restorable(os.path.join(workdir, "checkpoints"))
       self.cfg = checkpointing.check_config(cfg, workdir)
-    elif cfg.noise_seed is None:
-      raise ConfigError("Multi-worker training needs an explicit noise_seed "
-                        "so that every worker draws the same noise.")
+    elif cfg.private and not cfg.reproducible:
+      raise ConfigError(
+          "Private multi-worker training needs reproducible=True and an "
+          "explicit noise_seed, so that every worker draws the same noise "
+          "(workers share no secret yet; its ε then holds only against "
+          "someone without the seed).")
     else:
       self.cfg = cfg
+    self.seeds = secrets.load_or_draw(self.cfg, workdir)
     self.log = log if self.chief else (lambda _: None)
     self.remove_ids = remove_ids
     self._given_data = data
@@ -189,6 +195,8 @@ class Trainer:
                  dp_sat=self.dp_sat, early=self.early)
     if self.averages is not None:
       parts["averages"] = self.averages
+    if cfg.private:  # The privacy counter survives a restart.
+      parts["noise_draws"] = self.engine.noise_draws
     self.checkpoint = tf.train.Checkpoint(**parts)
     # Every worker saves (TF requires it); non-chief workers into scratch
     # directories. All restore from the chief's directory (shared storage).
@@ -200,7 +208,7 @@ class Trainer:
             self.workdir, ".scratch",
             distribution_lib.task_name(self.distribution)), max_to_keep=1)
     self.sampler = batching.BatchSampler(self.n, cfg.batch_size, cfg.sampling,
-                                         cfg.seed)
+                                         self.seeds.sampling)
     self.writer = tf.summary.create_file_writer(
         os.path.join(self.workdir, "tensorboard")) if self.chief else \
         tf.summary.create_noop_writer()
@@ -212,6 +220,15 @@ class Trainer:
                                    seed)
     self._prepare = prepare
 
+  def build(self) -> "Trainer":
+    """Builds data, model and engine without training (for audits)."""
+    self._setup()
+    return self
+
+  def prepare_views(self, images, seed=(0, 0)) -> tf.Tensor:
+    """Standardised, augmented views (K contiguous per image), as trained."""
+    return self._prepare(tf.constant(images), tf.constant(seed, tf.int64))
+
   # -------------------------------------------------------------- helpers --
   def epsilon_spent(self, steps: int) -> Optional[float]:
     cfg = self.cfg
@@ -219,6 +236,16 @@ class Trainer:
       return None
     return accounting.epsilon(self.n, cfg.batch_size, cfg.noise_multiplier,
                               steps, cfg.delta, cfg.accountant)
+
+  def _epsilon_without_amplification(self, steps: int) -> Optional[float]:
+    """The bound that holds for shuffled batches (None under Poisson)."""
+    cfg = self.cfg
+    if not cfg.private or cfg.sampling == "poisson":
+      return None
+    per_epoch = max(self.n // cfg.batch_size, 1)
+    return accounting.epsilon_without_amplification(
+        cfg.noise_multiplier, -(-steps // per_epoch), cfg.delta,
+        cfg.accountant)
 
   def _accumulate_logical_batch(self, step: int, indices, pass_id: int = 0):
     train = self.data.train
@@ -244,7 +271,7 @@ class Trainer:
       self.perturbation.perturb(ascent, rho)
     self._accumulate_logical_batch(step, indices)
     grads, stats = self.engine.finalize(
-        cfg.batch_size, seed=(cfg.noise_seed % (2**62), step))
+        cfg.batch_size, seed=(self.seeds.noise % (2**62), step))
     self.perturbation.restore()
     finite = math.isfinite(stats["loss"]) and all(
         bool(tf.reduce_all(tf.math.is_finite(g))) for g in grads)
@@ -285,8 +312,9 @@ class Trainer:
     return out
 
   def _save(self, step):
-    if self.chief:  # The config is pinned with the first checkpoint.
+    if self.chief:  # Config and secrets are pinned with the first checkpoint.
       checkpointing.pin_config(self.cfg, self.workdir)
+      secrets.pin(self.seeds, self.workdir)
     self.manager.save(checkpoint_number=step)
 
   # ------------------------------------------------------------------ run --
@@ -314,7 +342,12 @@ class Trainer:
              f" private={cfg.private}, rho={cfg.sharpness_rho}, steps={total},"
              f" per-example={self.engine.strategy_name},"
              f" replicas={self.engine.replicas}"
-             + (f", target eps={cfg.target_epsilon}" if cfg.private else ""))
+             + (f", target eps={cfg.target_epsilon}, sampling={cfg.sampling}"
+                f", seeds=" + ("secret (OS entropy, secrets.json)"
+                               if self.seeds.secret else
+                               "REPRODUCIBLE from the config: eps holds only"
+                               " against someone without them")
+                if cfg.private else ""))
     t0, wall = time.time(), 0.0
     stop_reason = self.plan.stop_reason
     last_stats, step = {}, start
@@ -329,23 +362,34 @@ class Trainer:
       self.step.assign(done)
       eps = self.epsilon_spent(done)
       last_stats = stats
+      shown = stats if cfg.log_training_stats else {}
       with self.writer.as_default(step=done):
-        tf.summary.scalar("train/loss", stats["loss"])
-        tf.summary.scalar("train/batch_accuracy", stats["train_accuracy"])
+        for tag, key in (("train/loss", "loss"),
+                         ("train/batch_accuracy", "train_accuracy"),
+                         ("privacy/clipped_fraction", "clipped_fraction"),
+                         ("privacy/grad_norm_mean", "grad_norm_mean"),
+                         ("privacy/grad_norm_max", "grad_norm_max")):
+          if key in shown:
+            tf.summary.scalar(tag, shown[key], description=NOT_PRIVATE)
         tf.summary.scalar("train/learning_rate", cfg.learning_rate)
         if eps is not None:
-          tf.summary.scalar("privacy/epsilon", eps)
-          for key in ("clipped_fraction", "grad_norm_mean", "grad_norm_max"):
-            tf.summary.scalar(f"privacy/{key}", stats[key])
+          tf.summary.scalar(guarantee.summary_tag(cfg.sampling), eps,
+                            description=guarantee.console_tag(cfg.sampling)
+                            + f" at delta={cfg.delta:g}: the accountant's "
+                            "epsilon after this many steps")
       if done % cfg.log_every == 0 or done == total:
         rate = cfg.log_every * cfg.batch_size * self.views / max(
             time.time() - step_time, 1e-9)
         step_time = time.time()
-        self.log(f"step {done}/{total} loss={stats['loss']:.4f} "
-                 f"batch_acc={stats['train_accuracy']:.3f}"
-                 + (f" eps={eps:.3f}" if eps is not None else "")
+        self.log(f"step {done}/{total}"
+                 + (f" loss={stats['loss']:.4f} "
+                    f"batch_acc={stats['train_accuracy']:.3f}"
+                    if shown else "")
+                 + (f" {guarantee.console_tag(cfg.sampling)}={eps:.3f}"
+                    if eps is not None else "")
                  + (f" clipped={stats['clipped_fraction']:.2f}"
-                    if cfg.private else "") + f" ({rate:.0f} views/s)")
+                    if cfg.private and shown else "")
+                 + f" ({rate:.0f} views/s)")
       stop_early = False
       if done % cfg.eval_every == 0 or done == total:
         metrics = self.evaluate()
@@ -367,7 +411,7 @@ class Trainer:
         results_lib.write_json_atomic(
             os.path.join(self.workdir, PROGRESS_FILE),
             {"step": done, "total_steps": total, "epsilon": eps,
-             "last_batch": stats})
+             "last_batch": shown, "last_batch_note": NOT_PRIVATE})
       if self._step_callback is not None:
         self._step_callback(self, done)
       if stop_early:
@@ -408,7 +452,8 @@ class Trainer:
     results_lib.write_json_atomic(os.path.join(self.workdir, RESULTS_FILE),
                                   results)
     self.log("final: " + ", ".join(f"{k}={v:.4f}" for k, v in final.items())
-             + (f", eps={eps:.3f}" if eps is not None else "")
+             + (f", {guarantee.console_tag(cfg.sampling)}={eps:.3f} at "
+                f"delta={cfg.delta:g}" if eps is not None else "")
              + f" (stopped by {stop_reason.replace('_', ' ')} after {steps} "
              f"steps); results in {os.path.join(self.workdir, RESULTS_FILE)}")
     if audit is not None:
@@ -418,7 +463,11 @@ class Trainer:
                f"{audit['epsilon_lower_bound']:.3f} ({audit['canaries']} "
                f"canaries, {1 - audit['alpha']:.0%} confidence, "
                f"{audit['method']}): "
-               + ("passed" if audit["passed"] else "FAILED"))
+               + ("passed" if audit["passed"] else "FAILED")
+               + ("" if audit.get("can_fail") in (None, True) else
+                  f"; note: {audit['canaries']} canaries can show at most "
+                  f"ε ≥ {audit['max_attainable_bound']:.2f}, so this audit "
+                  "cannot fail at the claimed ε (a sanity check only)"))
     check_audit(results)
     return results
 
@@ -465,6 +514,10 @@ class Trainer:
             "sampling_used": cfg.sampling,
             "sampling_rate": cfg.batch_size / self.n,
             "noise_draws": int(self.engine.noise_draws.numpy()),
+            **guarantee.statement(
+                cfg.sampling,
+                "secret" if self.seeds.secret else "reproducible",
+                cfg.delta, self.n, self._epsilon_without_amplification(steps)),
             # The empirical lower bound beside the claimed ε (issue 8).
             "epsilon_lower_bound": (summary or {}).get(
                 "epsilon_lower_bound"),
@@ -472,7 +525,8 @@ class Trainer:
                       "not audited (audit_canaries=0)"),
         },
         "audit": summary,
-        "last_batch": last_stats,
+        "last_batch": last_stats if cfg.log_training_stats else {},
+        "last_batch_note": NOT_PRIVATE,
         "seed": cfg.seed,
         "wall_time_s_this_session": wall,
         "replicas": self.engine.replicas,
@@ -480,12 +534,17 @@ class Trainer:
     }
 
 
+NOT_PRIVATE = ("not private: computed from the training batch without noise "
+               "(the DP guarantee covers the released weights only); "
+               "log_training_stats=False leaves it out")
+
+
 def check_audit(results: dict) -> None:
   """Raises AuditFailure when the run's audit failed (loudly, every time)."""
   audit = results.get("audit")
   if audit and not audit["passed"]:
     audit_lib.check(audit_lib.AuditResult(**{
-        f.name: audit[f.name]
+        f.name: audit.get(f.name)
         for f in dataclasses.fields(audit_lib.AuditResult)}))
 
 

@@ -49,6 +49,23 @@ class CanaryTest(absltest.TestCase):
     reversed_ = audit.epsilon_lower_bound(np.full(50, 0.0), np.full(50, 1.0))
     self.assertGreater(apart, reversed_)
 
+  def test_max_attainable_bound(self):
+    # The review's figures: even perfectly separated canaries cannot show
+    # more than these, so a claimed ε above them can never fail.
+    for m, want in ((10, 0.0), (50, 0.93), (500, 3.14)):
+      self.assertAlmostEqual(audit.max_attainable_bound(m), want, delta=0.02)
+    self.assertAlmostEqual(audit.max_attainable_bound(100),
+                           audit.epsilon_lower_bound(np.arange(50) + 50.0,
+                                                     np.arange(50) * 0.5))
+    canaries = audit.make_canaries(fixtures.synthetic_set(n=200), 100,
+                                   seed=0)
+    scores = np.where(canaries.included, 1.0, -1.0) * (1 + np.arange(100))
+    at_8 = audit.audit(scores, canaries, claimed_epsilon=8.0)
+    self.assertTrue(at_8.passed)
+    self.assertFalse(at_8.can_fail)  # Said, not hidden.
+    self.assertFalse(at_8.to_dict()["can_fail"])
+    self.assertTrue(audit.audit(scores, canaries, 0.5).can_fail)
+
   def test_canary_scores(self):
     logits = np.log(np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]]))
     np.testing.assert_allclose(audit.canary_scores(logits, np.array([0, 1])),

@@ -2,6 +2,8 @@
 
 from absl.testing import absltest
 import dp_accounting
+import numpy as np
+from scipy import stats
 from dp_accounting import rdp
 
 from prifa_tf.privacy import accounting
@@ -56,6 +58,31 @@ class AccountingTest(absltest.TestCase):
       accounting.epsilon(100, 10, 0.0, 1, 1e-5)
     with self.assertRaisesRegex(ValueError, "accountant"):
       accounting.epsilon(100, 10, 1.0, 1, 1e-5, "gdp")
+
+
+  def test_no_amplification_bound_is_the_analytic_gaussian(self):
+    # E participations, sensitivity 2C, noise sigma*C: mu = 2 sqrt(E)/sigma
+    # GDP, whose exact (eps, delta) curve is Balle & Wang's (2018).
+    def analytic_delta(eps, mu):
+      return (stats.norm.cdf(-eps / mu + mu / 2)
+              - np.exp(eps) * stats.norm.cdf(-eps / mu - mu / 2))
+    for sigma, e in ((3.0, 1), (3.0, 40), (1.0, 4)):
+      eps = accounting.epsilon_without_amplification(sigma, e, 1e-5, "pld")
+      mu = 2 * np.sqrt(e) / sigma
+      self.assertAlmostEqual(analytic_delta(eps, mu), 1e-5, delta=2e-6)
+      # RDP is an upper bound on the exact curve.
+      self.assertGreaterEqual(
+          accounting.epsilon_without_amplification(sigma, e, 1e-5, "rdp"),
+          eps - 1e-6)
+    self.assertEqual(accounting.epsilon_without_amplification(3.0, 0, 1e-5),
+                     0.0)
+    # Without amplification the bound is far above Poisson's at the
+    # paper's eps=8 recipe: sampling is what the Poisson eps rests on.
+    poisson = accounting.epsilon(50_000, 4096, 3.0, 2500, 1e-5)
+    epochs = -(-2500 // (50_000 // 4096))
+    self.assertGreater(
+        accounting.epsilon_without_amplification(3.0, epochs, 1e-5),
+        5 * poisson)
 
 
 if __name__ == "__main__":

@@ -125,6 +125,78 @@ class TrainerTest(absltest.TestCase):
       fixtures.make_trainer(self.create_tempdir().full_path, steps=None,
                             target_epsilon=0.01).run()
 
+  def test_private_runs_sample_poisson_by_default(self):
+    self.assertEqual(config_lib.TrainConfig().sampling, "poisson")
+    self.assertFalse(config_lib.TrainConfig().reproducible)
+    workdir = self.create_tempdir().full_path
+    lines = []
+    trainer = trainer_lib.Trainer(
+        fixtures.private_config(steps=4, log_every=1, batch_size=8),
+        workdir, data=fixtures.synthetic_run_data(n=32), log=lines.append)
+    res = trainer.run()
+    self.assertTrue(res["privacy"]["epsilon_basis"].startswith("proven"))
+    # Poisson: logical batches vary in size (8 expected of 32).
+    sizes = {len(trainer.sampler.indices(t)) for t in range(20)}
+    self.assertGreater(len(sizes), 2)
+    self.assertTrue(any("eps[poisson]=" in l for l in lines), lines)
+
+  def test_shuffled_epsilon_is_labelled_assumed(self):
+    workdir = self.create_tempdir().full_path
+    lines = []
+    res = trainer_lib.Trainer(
+        fixtures.private_config(steps=6, log_every=1, sampling="shuffle"),
+        workdir, data=fixtures.synthetic_run_data(n=32),
+        log=lines.append).run()
+    p = res["privacy"]
+    self.assertTrue(p["epsilon_basis"].startswith("assumed, not proven"))
+    # 6 steps of 8 from 32: two epochs begun, so two participations.
+    self.assertAlmostEqual(p["epsilon_without_amplification"],
+                           accounting.epsilon_without_amplification(
+                               1.0, 2, 1e-5))
+    self.assertIn("only against someone without", p["randomness"])
+    scalars = fixtures.read_scalars(os.path.join(workdir, "tensorboard"))
+    self.assertNotIn("privacy/epsilon", scalars)
+    self.assertEqual(
+        sorted(scalars["privacy/epsilon_assumed_poisson_but_shuffled"]),
+        list(range(1, 7)))
+    step_lines = [l for l in lines if l.startswith("step ")]
+    self.assertLen(step_lines, 6)
+    for l in step_lines + [l for l in lines if l.startswith("final")]:
+      self.assertIn("eps[assumed-poisson,shuffled]=", l)
+
+  def test_training_statistics_are_labelled_not_private(self):
+    workdir = self.create_tempdir().full_path
+    res = fixtures.make_trainer(workdir, steps=2).run()
+    self.assertIn("not private", res["last_batch_note"])
+    self.assertIn("clipped_fraction", res["last_batch"])
+    notes = fixtures.read_descriptions(os.path.join(workdir, "tensorboard"))
+    for tag in ("train/loss", "train/batch_accuracy",
+                "privacy/clipped_fraction", "privacy/grad_norm_max"):
+      self.assertIn("not private", notes.get(tag, ""), tag)
+    self.assertIn("eps[poisson]", notes["privacy/epsilon"])
+    # And an option to leave them out everywhere.
+    quiet = self.create_tempdir().full_path
+    lines = []
+    res = trainer_lib.Trainer(
+        fixtures.private_config(steps=2, log_every=1,
+                                log_training_stats=False),
+        quiet, data=fixtures.synthetic_run_data(n=32),
+        log=lines.append).run()
+    self.assertEqual(res["last_batch"], {})
+    scalars = fixtures.read_scalars(os.path.join(quiet, "tensorboard"))
+    for tag in ("train/loss", "train/batch_accuracy",
+                "privacy/clipped_fraction", "privacy/grad_norm_mean",
+                "privacy/grad_norm_max"):
+      self.assertNotIn(tag, scalars)
+    self.assertIn("privacy/epsilon", scalars)
+    step_lines = [l for l in lines if l.startswith("step ")]
+    self.assertLen(step_lines, 2)
+    for l in step_lines:
+      self.assertNotIn("loss=", l)
+      self.assertNotIn("clipped=", l)
+    progress = results_lib.read_json(os.path.join(quiet, "progress.json"))
+    self.assertEqual(progress["last_batch"], {})
+
 
 if __name__ == "__main__":
   absltest.main()

@@ -13,10 +13,18 @@ logical batch and removed (exactly) before the update.
   private.fit(dataset.batch(physical_batch, drop_remainder=True), ...)
 
 The dataset must yield full physical batches (``drop_remainder=True``):
-the logical batch size is ``accumulation_steps * physical batch``. This is
-for users who prefer Keras' loop; the resumable Trainer (checkpoints, budget
-guard, accounting) is the reference path. Accounting is the caller's job
-here: use ``prifa_tf.privacy.accounting`` with the number of logical steps.
+the logical batch size is ``accumulation_steps * physical batch``. An
+example must never appear twice in one logical batch, so ``fit`` refuses a
+dataset whose batches per epoch are unknown or not a multiple of
+``accumulation_steps`` (a logical batch would span two epochs), and checks
+that every epoch, and the call, ends on a logical-batch boundary.
+
+Accounting: give ``num_examples`` and ``target_epsilon`` (and ``delta``),
+and ``fit`` tracks ε after every logical step (``logs["epsilon"]``) and
+stops before a step that would exceed the target. Keras datasets shuffle,
+so this ε is the accountant's Poisson ε *assumed* for shuffled batches
+(``privacy/guarantee.py``); the resumable Trainer samples Poisson and is the
+reference path.
 """
 
 import os
@@ -24,6 +32,8 @@ import os
 import tensorflow as tf
 
 from prifa_tf.optim import gradient_engine
+from prifa_tf.privacy import accounting
+from prifa_tf.privacy import guarantee
 from prifa_tf.training import losses
 
 
@@ -45,8 +55,16 @@ class PrivateModel(tf.keras.Model):
 
   def __init__(self, model, l2_norm_clip=1.0, noise_multiplier=1.0,
                accumulation_steps=1, noise_seed=None, sharpness_rho=0.0,
-               multilabel=False, per_example="auto", **kwargs):
+               multilabel=False, per_example="auto", num_examples=None,
+               target_epsilon=None, delta=1e-5, accountant="rdp", **kwargs):
     super().__init__(**kwargs)
+    if target_epsilon is not None and not num_examples:
+      raise ValueError("target_epsilon needs num_examples (the training set "
+                       "size n, for q = B / n).")
+    self.budget = None if target_epsilon is None else dict(
+        n=int(num_examples), target=float(target_epsilon),
+        delta=float(delta), accountant=accountant,
+        sigma=float(noise_multiplier))
     self.inner = model
     self.accumulation_steps = int(accumulation_steps)
     self.noise_seed = (int.from_bytes(os.urandom(8), "little") >> 2
@@ -58,6 +76,9 @@ class PrivateModel(tf.keras.Model):
         strategy=per_example)
     variables = model.trainable_variables
     self.micro_step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self.last_physical_batch = tf.Variable(0, dtype=tf.int64,
+                                           trainable=False)
+    self.epsilon_spent, self.stop_reason = None, None
     self.logical_step = tf.Variable(0, dtype=tf.int64, trainable=False)
     self.prev_grad = [tf.Variable(tf.zeros_like(v), trainable=False)
                       for v in variables]
@@ -66,6 +87,40 @@ class PrivateModel(tf.keras.Model):
 
   def call(self, inputs, training=False):
     return self.inner(inputs, training=training)
+
+  # ------------------------------------------------------------------ fit --
+  def fit(self, x=None, y=None, batch_size=None, epochs=1, callbacks=None,
+          steps_per_epoch=None, **kwargs):
+    """``Model.fit``, refusing inputs that would put an example twice into
+    one logical batch, with the budget guard when a target ε is set."""
+    k = self.accumulation_steps
+    if not isinstance(x, tf.data.Dataset):
+      raise ValueError("PrivateModel.fit needs a tf.data.Dataset of full "
+                       "physical batches (batch(b, drop_remainder=True)).")
+    batches = steps_per_epoch
+    if batches is None:
+      cardinality = int(x.cardinality().numpy())
+      if cardinality < 0:
+        raise ValueError(
+            "PrivateModel.fit needs a known number of batches per epoch (the "
+            "dataset's cardinality is unknown or infinite): give "
+            "steps_per_epoch, a multiple of accumulation_steps.")
+      batches = cardinality
+    if batches % k:
+      raise ValueError(
+          f"{batches} physical batches per epoch is not a multiple of "
+          f"accumulation_steps={k}: a logical batch would span two epochs "
+          "and could hold an example twice. Drop or add batches so that it "
+          "divides.")
+    if int(self.micro_step.numpy()) % k:
+      raise ValueError("A partial logical batch is pending from an earlier "
+                       "call; it cannot be carried into this one.")
+    callbacks = list(callbacks or []) + [_Boundaries(self)]
+    if self.budget is not None:
+      callbacks.append(_Budget(self))
+    return super().fit(x, y, batch_size=batch_size, epochs=epochs,
+                       callbacks=callbacks, steps_per_epoch=steps_per_epoch,
+                       **kwargs)
 
   def _perturb(self):
     variables = self.inner.trainable_variables
@@ -83,9 +138,12 @@ class PrivateModel(tf.keras.Model):
       tf.cond(tf.logical_and(first, self.logical_step > 0),
               lambda: self._perturb() or tf.constant(True),
               lambda: tf.constant(False))
+    self.last_physical_batch.assign(tf.cast(b, tf.int64))
     self.engine._accumulate_single(  # pylint: disable=protected-access
         x, y, tf.ones([b]))
-    self.micro_step.assign_add(1)
+    # Data-dependent, so that it never runs when the iterator is exhausted
+    # (graph ops without a dependency on x may run before get_next fails).
+    self.micro_step.assign_add(tf.cast(tf.size(x) > 0, tf.int64))
 
     def apply():
       variables = self.inner.trainable_variables
@@ -109,3 +167,63 @@ class PrivateModel(tf.keras.Model):
             lambda: tf.constant(False))
     self.compiled_metrics.update_state(y, self.inner(x, training=False))
     return {m.name: m.result() for m in self.metrics}
+
+
+class _Boundaries(tf.keras.callbacks.Callback):
+  """Checks that epochs and the call end on logical-batch boundaries."""
+
+  def __init__(self, private):
+    super().__init__()
+    self.private = private
+
+  def _check(self, where):
+    k = self.private.accumulation_steps
+    pending = float(self.private.engine.stats["examples"].numpy()) > 0
+    if pending or int(self.private.micro_step.numpy()) % k:
+      self.private.engine.reset()
+      self.private.micro_step.assign(0)
+      raise RuntimeError(
+          f"A logical batch was left incomplete at the end of the {where} "
+          "(its clipped sum was discarded, unreleased); the dataset yielded "
+          "a number of batches that is not a multiple of "
+          f"accumulation_steps={k}.")
+
+  def on_epoch_end(self, epoch, logs=None):
+    self._check(f"epoch {epoch + 1}")
+
+  def on_train_end(self, logs=None):
+    self._check("fit call")
+
+
+class _Budget(tf.keras.callbacks.Callback):
+  """Logs the accountant's ε and stops before a step that would exceed it."""
+
+  def __init__(self, private):
+    super().__init__()
+    self.private = private
+    self._logical_batch = None
+
+  def _epsilon(self, steps):
+    b = self.private.budget
+    batch = self._logical_batch
+    return accounting.epsilon(b["n"], batch, b["sigma"], steps, b["delta"],
+                              b["accountant"])
+
+  def on_train_batch_end(self, batch, logs=None):
+    p = self.private
+    if int(p.micro_step.numpy()) % p.accumulation_steps:
+      return
+    if self._logical_batch is None:
+      self._logical_batch = int(p.last_physical_batch.numpy()) * \
+          p.accumulation_steps
+    steps = int(p.logical_step.numpy())
+    eps = self._epsilon(steps)
+    if logs is not None:
+      logs["epsilon"] = eps
+    p.epsilon_spent = eps
+    if self._epsilon(steps + 1) > p.budget["target"]:
+      p.stop_training = True
+      p.stop_reason = (f"privacy budget: one more logical step would exceed "
+                       f"target_epsilon={p.budget['target']} "
+                       f"({guarantee.console_tag('shuffle')}={eps:.3f} after "
+                       f"{steps} steps)")

@@ -453,7 +453,10 @@ class Trainer:
                                   results)
     self.log("final: " + ", ".join(f"{k}={v:.4f}" for k, v in final.items())
              + (f", {guarantee.console_tag(cfg.sampling)}={eps:.3f} at "
-                f"delta={cfg.delta:g}" if eps is not None else "")
+                f"delta={cfg.delta:g}"
+                + (f" (delta >= 1/n = {1 / self.n:.2g}: weak)"
+                   if cfg.delta >= 1 / self.n else "")
+                if eps is not None else "")
              + f" (stopped by {stop_reason.replace('_', ' ')} after {steps} "
              f"steps); results in {os.path.join(self.workdir, RESULTS_FILE)}")
     if audit is not None:

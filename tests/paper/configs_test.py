@@ -49,6 +49,25 @@ class ConfigsTest(absltest.TestCase):
     self.assertEqual(configs.make_config("celeb_a", None, (),
                                          configs.PAPER).optimizer, "adam")
 
+  def test_private_runs_are_poisson_with_secret_noise(self):
+    # pylint: disable=g-import-not-at-top
+    from prifa_tf.paper import ablation
+    from prifa_tf.paper import experiment as exp
+    from prifa_tf.paper import onion
+    a = exp.Args(scale=configs.TINY, seeds=[0, 1], privacy="private",
+                 layers=1, num_models=2)
+    specs = ablation.CUMULATIVE.build(a) + onion.ONION.build(a)
+    self.assertNotEmpty(specs)
+    for s in specs:
+      cfg = s.config
+      self.assertTrue(cfg.private, s.name)
+      self.assertEqual(cfg.sampling, "poisson", s.name)
+      self.assertFalse(cfg.reproducible, s.name)
+      self.assertIsNone(cfg.noise_seed, s.name)  # Each run draws its own.
+    nonprivate = configs.make_config("cifar10", None, configs.ALL,
+                                     configs.TINY)
+    self.assertEqual(nonprivate.sampling, "shuffle")  # The paper's SAM runs.
+
   def test_nonprivate(self):
     cfg = configs.make_config("cifar10", None, configs.ALL, configs.PAPER)
     self.assertFalse(cfg.private)

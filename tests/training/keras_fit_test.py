@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_privacy.privacy.optimizers import dp_optimizer_keras_vectorized
 
+from prifa_tf.privacy import accounting
 from prifa_tf.training import keras_fit
 from prifa_tf.training import losses
 from tests import fixtures
@@ -64,6 +65,68 @@ class KerasFitTest(absltest.TestCase):
                        private.prev_grad):
       np.testing.assert_allclose(v.numpy(), b.numpy() - 0.1 * g.numpy(),
                                  atol=1e-6)
+
+  def private(self, k=2, **kw):
+    model = keras_fit.PrivateModel(fixtures.tiny_model(size=8, seed=1),
+                                   l2_norm_clip=1.0, noise_multiplier=1.0,
+                                   accumulation_steps=k, per_example="loop",
+                                   **kw)
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.1))
+    return model
+
+  def batches(self, b=2, repeat=1):
+    return tf.data.Dataset.from_tensor_slices((self.x, self.y)).repeat(
+        repeat).batch(b, drop_remainder=True)
+
+  def test_no_logical_batch_spans_two_epochs(self):
+    # 8 examples in batches of 2: 4 per epoch, not a multiple of 3.
+    with self.assertRaisesRegex(ValueError, "not a multiple"):
+      self.private(k=3).fit(self.batches(), epochs=2, verbose=0)
+    with self.assertRaisesRegex(ValueError, "cardinality is unknown"):
+      self.private().fit(self.batches().filter(lambda a, b: True),
+                         epochs=1, verbose=0)
+    with self.assertRaisesRegex(ValueError, "tf.data.Dataset"):
+      self.private().fit(self.x, self.y, batch_size=2, verbose=0)
+    model = self.private(k=2)
+    model.fit(self.batches(), epochs=3, verbose=0)
+    self.assertEqual(int(model.logical_step.numpy()), 6)
+    self.assertEqual(int(model.micro_step.numpy()) % 2, 0)
+
+  def test_a_leftover_partial_batch_is_refused_not_carried(self):
+    model = self.private(k=2)
+    with self.assertRaisesRegex(ValueError, "not a multiple"):
+      model.fit(self.batches(), steps_per_epoch=3, epochs=1, verbose=0)
+    # steps_per_epoch=4 is a multiple, but the data runs out after 3
+    # batches: the half-filled logical batch is discarded, never carried.
+    with self.assertRaisesRegex(RuntimeError, "left incomplete"):
+      model.fit(self.batches().take(3), steps_per_epoch=4, epochs=1,
+                verbose=0)
+    self.assertEqual(int(model.logical_step.numpy()), 1)
+    self.assertEqual(int(model.micro_step.numpy()), 0)
+    model.fit(self.batches(), steps_per_epoch=2, epochs=1, verbose=0)
+    self.assertEqual(int(model.logical_step.numpy()), 2)
+
+  def test_budget_guard_stops_at_the_target(self):
+    n, target = 8, 30.0
+    model = self.private(k=2, num_examples=n, target_epsilon=target)
+    history = model.fit(self.batches(repeat=50), epochs=1, verbose=0)
+    steps = int(model.logical_step.numpy())
+    self.assertGreater(steps, 0)
+    self.assertLess(steps, 100)  # Stopped early, at the budget.
+    self.assertLessEqual(accounting.epsilon(n, 4, 1.0, steps, 1e-5), target)
+    self.assertGreater(accounting.epsilon(n, 4, 1.0, steps + 1, 1e-5),
+                       target)
+    self.assertAlmostEqual(model.epsilon_spent,
+                           accounting.epsilon(n, 4, 1.0, steps, 1e-5))
+    self.assertIn("assumed-poisson,shuffled", model.stop_reason)
+    self.assertEqual(int(model.engine.noise_draws.numpy()), steps)
+    del history
+    with self.assertRaisesRegex(ValueError, "num_examples"):
+      self.private(target_epsilon=1.0)
+
+  def test_noise_seed_is_secret_by_default(self):
+    a, b = self.private(), self.private()
+    self.assertNotEqual(a.noise_seed, b.noise_seed)
 
 
 if __name__ == "__main__":

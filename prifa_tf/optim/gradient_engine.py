@@ -37,10 +37,14 @@ class GradientEngine(tf.Module):
     noise_multiplier: sigma.
     strategy: per-example gradient strategy (see privacy.per_example).
     distribution: optional tf.distribute.Strategy; default the current one.
+    secure_noise: draw the noise from the OS CSPRNG with Opacus' secure-mode
+      floating-point mitigation (``privacy.noise.secure_gaussian_noise``)
+      instead of the seeded stateless generator; the seed is then unused.
   """
 
   def __init__(self, model, loss_fn, views=1, private=True, l2_norm_clip=1.0,
-               noise_multiplier=0.0, strategy="auto", distribution=None):
+               noise_multiplier=0.0, strategy="auto", distribution=None,
+               secure_noise=False):
     super().__init__(name="gradient_engine")
     self.model = model
     self.loss_fn = loss_fn
@@ -48,6 +52,7 @@ class GradientEngine(tf.Module):
     self.private = bool(private)
     self.l2_norm_clip = float(l2_norm_clip)
     self.noise_multiplier = float(noise_multiplier)
+    self.secure_noise = bool(secure_noise)
     # Only private training needs per-example gradients (and their checks).
     self.strategy_name = per_example.resolve(
         strategy, model if private else None, views=int(views))
@@ -66,6 +71,7 @@ class GradientEngine(tf.Module):
     self._accumulate_single = tf.function(self._accumulate_single_fn)
     self._accumulate_replicated = tf.function(self._accumulate_replicated_fn)
     self._finalize_fn = tf.function(self._finalize)
+    self._finalize_given_fn = tf.function(self._finalize_given)
 
   @property
   def examples(self):
@@ -180,6 +186,22 @@ class GradientEngine(tf.Module):
       self.noise_draws.assign_add(1)
     return [g / tf.cast(denominator, g.dtype) for g in grads]
 
+  def _finalize_given(self, denominator, noise):
+    """Like ``_finalize`` with the noise drawn outside the graph."""
+    grads = [tf.identity(s) + z for s, z in zip(self.sums, noise)]
+    self.noise_draws.assign_add(1)
+    return [g / tf.cast(denominator, g.dtype) for g in grads]
+
+  def _release(self, denominator, seed):
+    if self.private and self.secure_noise:
+      noise = noise_lib.secure_gaussian_noise(
+          [tuple(s.shape) for s in self.sums],
+          noise_lib.noise_stddev(self.l2_norm_clip, self.noise_multiplier))
+      return self._finalize_given_fn(tf.constant(denominator, tf.float32),
+                                     [tf.constant(z) for z in noise])
+    return self._finalize_fn(tf.constant(denominator, tf.float32),
+                             tf.constant(seed, tf.int64))
+
   def finalize(self, denominator, seed=(0, 0)):
     """Privatises the accumulated sum once and returns the mean gradient.
 
@@ -196,8 +218,7 @@ class GradientEngine(tf.Module):
     examples = max(s["examples"], 1.0)
     if not self.private:
       denominator = examples
-    grads = self._finalize_fn(tf.constant(denominator, tf.float32),
-                              tf.constant(seed, tf.int64))
+    grads = self._release(denominator, seed)
     stats = {"examples": s["examples"], "loss": s["loss_sum"] / examples,
              "train_accuracy": s["correct"] / examples}
     if self.private:
@@ -219,8 +240,7 @@ class GradientEngine(tf.Module):
   def noised_sum(self, seed):
     """The sum as the engine would release it (noised once), not divided and
     not reset: the step audit draws many of these from one accumulation."""
-    return [g.numpy() for g in self._finalize_fn(
-        tf.constant(1.0, tf.float32), tf.constant(seed, tf.int64))]
+    return [g.numpy() for g in self._release(1.0, seed)]
 
   def reset(self):
     for acc in self.sums:

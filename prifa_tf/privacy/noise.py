@@ -1,6 +1,25 @@
-"""Gaussian noise of the Gaussian mechanism, added once per logical batch."""
+"""Gaussian noise of the Gaussian mechanism, added once per logical batch.
 
+Two generators:
+
+* ``add_gaussian_noise`` (default): TF's stateless Philox generator, keyed
+  by the run's secret noise seed and the step. Fast, and reproducible from
+  the seed (which is why the seed is a secret).
+* ``secure_gaussian_noise`` (``secure_noise=True``): every draw from the OS
+  CSPRNG (``os.urandom``), with the floating-point mitigation of Opacus'
+  secure mode after Holohan & Braghin (2021): each coordinate is the sum of
+  four independent N(0, std^2) draws divided by 2, which fills the gaps that
+  a single floating-point Gaussian sample leaves for an attacker to test.
+  It cannot be reproduced, so a resumed run's noise differs from an
+  uninterrupted one's (both are correct draws).
+"""
+
+import os
+
+import numpy as np
 import tensorflow as tf
+
+SECURE_DRAWS = 4  # Gaussians summed per coordinate (Opacus' secure mode).
 
 
 def noise_stddev(l2_norm_clip: float, noise_multiplier: float) -> float:
@@ -29,3 +48,34 @@ def add_gaussian_noise(summed_grads, l2_norm_clip, noise_multiplier, seed):
   return [g + tf.random.stateless_normal(tf.shape(g), seeds[i], stddev=std,
                                          dtype=g.dtype)
           for i, g in enumerate(summed_grads)]
+
+
+def _urandom_uniform(n: int) -> np.ndarray:
+  """n floats uniform in (0, 1), 53 random bits each, from os.urandom."""
+  bits = np.frombuffer(os.urandom(8 * n), dtype=np.uint64) >> np.uint64(11)
+  return (bits.astype(np.float64) + 0.5) / float(1 << 53)
+
+
+def _urandom_normal(n: int) -> np.ndarray:
+  """n standard normals by Box-Muller on CSPRNG uniforms (float64)."""
+  half = (n + 1) // 2
+  u1, u2 = _urandom_uniform(half), _urandom_uniform(half)
+  radius = np.sqrt(-2.0 * np.log(u1))
+  out = np.concatenate([radius * np.cos(2 * np.pi * u2),
+                        radius * np.sin(2 * np.pi * u2)])
+  return out[:n]
+
+
+def secure_gaussian_noise(shapes, stddev: float, dtype=np.float32):
+  """Noise arrays of ``shapes`` with std ``stddev`` from the OS CSPRNG.
+
+  Each coordinate is (z1 + z2 + z3 + z4) / 2 with zi ~ N(0, stddev^2)
+  independent (still N(0, stddev^2)), computed in float64 and rounded once.
+  """
+  out = []
+  for shape in shapes:
+    n = int(np.prod(shape))
+    z = _urandom_normal(SECURE_DRAWS * n).reshape(SECURE_DRAWS, n).sum(0)
+    out.append((z * (stddev / np.sqrt(SECURE_DRAWS))).astype(dtype).reshape(
+        shape))
+  return out

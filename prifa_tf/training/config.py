@@ -77,6 +77,9 @@ class TrainConfig:
   # sampling: ``seed``), for debugging and tests: its ε then holds only
   # against someone without the config.
   reproducible: bool = False
+  # Noise from the OS CSPRNG with Opacus' secure-mode floating-point
+  # mitigation (privacy/noise.py) instead of the seeded Philox generator.
+  secure_noise: bool = False
   noise_seed: Optional[int] = None
   # Training loss, accuracy, clipped fraction and gradient norms are logged
   # without noise (labelled "not private"); False leaves them out of the
@@ -168,6 +171,9 @@ class TrainConfig:
            "noise_seed fixes the noise, which must stay secret: drop it (each "
            "run then draws its own from OS entropy), or set reproducible=True "
            "(its ε holds only against someone without the seed).")
+      need(not (self.secure_noise and self.reproducible),
+           "secure_noise draws from the OS CSPRNG and cannot be reproduced: "
+           "drop reproducible=True or secure_noise=True.")
       need(self.early_stopping_patience == 0,
            "early stopping would select on held-out data after the fact; the "
            "paper uses the privacy budget as the stopping rule for DP runs.")

@@ -181,7 +181,7 @@ class Trainer:
         self.model, losses.for_labels(train.multilabel), views=self.views,
         private=cfg.private, l2_norm_clip=cfg.l2_norm_clip,
         noise_multiplier=cfg.noise_multiplier, strategy=cfg.per_example,
-        distribution=self.distribution)
+        distribution=self.distribution, secure_noise=cfg.secure_noise)
     self.optimizer = optimizers.make_optimizer(
         cfg.optimizer, cfg.learning_rate, cfg.momentum, cfg.weight_decay)
     self.optimizer.build(variables)
@@ -517,6 +517,10 @@ class Trainer:
             "sampling_used": cfg.sampling,
             "sampling_rate": cfg.batch_size / self.n,
             "noise_draws": int(self.engine.noise_draws.numpy()),
+            "noise_generator": (
+                "secure: os.urandom CSPRNG, each coordinate the sum of 4 "
+                "Gaussians / 2 (Opacus secure mode)" if cfg.secure_noise else
+                "TF stateless Philox keyed by the noise seed and step"),
             **guarantee.statement(
                 cfg.sampling,
                 "secret" if self.seeds.secret else "reproducible",

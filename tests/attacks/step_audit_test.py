@@ -124,6 +124,16 @@ class StepAuditTest(absltest.TestCase):
                     input_canaries(x.shape[1:], 2, labels=(1,)), trials=600)
     self.assertTrue(res.passed, res.summary())
 
+  def test_secure_noise_passes(self):
+    trainer = fixtures.make_trainer(
+        self.create_tempdir().full_path, model="wrn_10_1", augmult=2,
+        noise_multiplier=SIGMA, secure_noise=True, reproducible=False,
+        noise_seed=None).build()
+    x, y, w, slot = wrn_batch(trainer, b=3)
+    res = run_audit(trainer.engine, x, y, w, slot,
+                    input_canaries(x.shape[1:], 2, labels=(1,)), trials=300)
+    self.assertTrue(res.passed, res.summary())
+
   def test_clipping_at_1_2_c_fails(self):
     # Clips at 1.2, noise std still sigma*C = 3 (calibrated for C = 1).
     trainer = self.wrn_engine(clip=1.2 * C, sigma=SIGMA / 1.2)

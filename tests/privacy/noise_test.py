@@ -28,10 +28,10 @@ class NoiseTest(parameterized.TestCase):
     self.x = rng.normal(size=(8, 8, 8, 3)).astype(np.float32)
     self.y = (np.arange(8) % 10).astype(np.int32)
 
-  def _engine(self, model, sigma, clip=1.0):
+  def _engine(self, model, sigma, clip=1.0, secure=False):
     return gradient_engine.GradientEngine(
         model, losses.softmax_cross_entropy, views=1, private=True,
-        l2_norm_clip=clip, noise_multiplier=sigma)
+        l2_norm_clip=clip, noise_multiplier=sigma, secure_noise=secure)
 
   def _logical(self, engine, b, seed, batch=8):
     for start in range(0, batch, b):
@@ -79,6 +79,39 @@ class NoiseTest(parameterized.TestCase):
     for s in engine.sums:
       self.assertEqual(float(tf.reduce_sum(tf.abs(s))), 0.0)
     self.assertEqual(float(engine.examples.numpy()), 0.0)
+
+  def test_secure_noise_is_gaussian_with_std_sigma_c_over_b(self):
+    model = dense_model()
+    sigma, clip, batch = 2.0, 0.7, 8
+    clean = self._logical(self._engine(model, 1e-12, clip), 8, (0, 0))
+    engine = self._engine(model, sigma, clip, secure=True)
+    samples, first = [], None
+    for draw in range(20):
+      noisy = self._logical(engine, 8, (1, 0))  # Same seed: ignored.
+      z = np.concatenate([(n - c).numpy().ravel()
+                          for n, c in zip(noisy, clean)])
+      if first is None:
+        first = z
+      samples.append(z)
+    self.assertFalse(np.allclose(first, samples[1]))  # Fresh every time.
+    self.assertEqual(int(engine.noise_draws.numpy()), 20)
+    samples = np.concatenate(samples) / (sigma * clip / batch)
+    self.assertAlmostEqual(float(np.std(samples)), 1.0, delta=0.02)
+    self.assertAlmostEqual(float(np.mean(samples)), 0.0, delta=0.02)
+    # Gaussian shape: kurtosis 3, tails as N(0, 1).
+    self.assertAlmostEqual(float(np.mean(samples ** 4)), 3.0, delta=0.1)
+    self.assertAlmostEqual(float(np.mean(np.abs(samples) > 2)),
+                           0.0455, delta=0.004)
+
+  def test_secure_generator_statistics(self):
+    z = noise.secure_gaussian_noise([(200_000,), (3, 5)], 1.5,
+                                    dtype=np.float64)
+    self.assertEqual(z[1].shape, (3, 5))
+    self.assertAlmostEqual(float(np.std(z[0])), 1.5, delta=0.015)
+    self.assertAlmostEqual(float(np.mean(z[0])), 0.0, delta=0.015)
+    u = noise._urandom_uniform(100_000)  # pylint: disable=protected-access
+    self.assertTrue(((u > 0) & (u < 1)).all())
+    self.assertAlmostEqual(float(u.mean()), 0.5, delta=0.01)
 
 
 if __name__ == "__main__":

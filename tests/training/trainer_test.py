@@ -197,6 +197,15 @@ class TrainerTest(absltest.TestCase):
     progress = results_lib.read_json(os.path.join(quiet, "progress.json"))
     self.assertEqual(progress["last_batch"], {})
 
+  def test_secure_noise_run(self):
+    workdir = self.create_tempdir().full_path
+    res = fixtures.make_trainer(workdir, steps=2, secure_noise=True,
+                                reproducible=False, noise_seed=None).run()
+    self.assertTrue(res["privacy"]["noise_generator"].startswith("secure"))
+    self.assertEqual(res["privacy"]["noise_draws"], 2)
+    with self.assertRaisesRegex(config_lib.ConfigError, "cannot be reproduced"):
+      fixtures.private_config(secure_noise=True).validate()
+
 
 if __name__ == "__main__":
   absltest.main()

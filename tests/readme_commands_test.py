@@ -153,6 +153,12 @@ COMMANDS = [
             "--strategies=per_layer,loop --repeats=7",
             tiny=("--model=wrn_10_1", "--batch=2", "--augmult=2",
                   "--repeats=1"), expect=r"loop"),
+    Command("PYTHONPATH=. .venv/bin/python benchmarks/sampling_and_noise.py"
+            " --model=wrn_16_4 --augmult=1,16 --rounds=5",
+            tiny=("--model=wrn_10_1", "--augmult=1", "--rounds=1",
+                  "--steps_per_round=1", "--n=64", "--batch=16",
+                  "--physical=8"),
+            expect=r"poisson, secure noise .* ratio"),
     Command("PYTHONPATH=. .venv/bin/python benchmarks/logical_batch_memory.py"
             " --model=wrn_16_4 --physical=32 --logical=4096",
             tiny=("--model=wrn_10_1", "--physical=4", "--logical=16"),

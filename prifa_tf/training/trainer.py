@@ -225,6 +225,11 @@ class Trainer:
     self._setup()
     return self
 
+  def logical_step(self, step: int) -> dict:
+    """One logical step as training takes it (for benchmarks); no logging,
+    checkpointing or accounting."""
+    return self._logical_step(step)
+
   def prepare_views(self, images, seed=(0, 0)) -> tf.Tensor:
     """Standardised, augmented views (K contiguous per image), as trained."""
     return self._prepare(tf.constant(images), tf.constant(seed, tf.int64))

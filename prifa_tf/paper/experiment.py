@@ -126,8 +126,10 @@ def write_table(df: pd.DataFrame, out_dir: str, stem: str, title: str,
   md_path = os.path.join(out_dir, f"{stem}.md")
   record = provenance.collect()
   tables.write_csv(df, csv_path)
+  note = tables.epsilon_note(df)
   tables.write_text_atomic(
-      md_path, f"# {title}\n\n{md}\n\n{provenance.markdown(record)}\n")
+      md_path, f"# {title}\n\n{md}\n\n" + (f"{note}\n\n" if note else "")
+      + f"{provenance.markdown(record)}\n")
   prov_path = os.path.join(out_dir, "provenance.json")
   write_json_atomic(prov_path, record)
   return [csv_path, md_path, prov_path]

@@ -51,6 +51,10 @@ def flatten(report: dict, run: Optional[dict] = None) -> Dict[str, float]:
   out["p1_score"] = _num(report.get("p1_score"))
   budget = report.get("privacy_budget") or {}
   out["epsilon"] = _num(budget.get("epsilon"))
+  if budget.get("epsilon_basis"):
+    out["epsilon_basis"] = EPSILON_BASES[
+        "proven" if budget["epsilon_basis"].startswith("proven")
+        else "assumed"]
   audit = report.get("audit") or {}
   out["epsilon_lower_bound"] = _num(audit.get("epsilon_lower_bound"))
   if run:
@@ -74,6 +78,23 @@ def collect(out_dir: str, specs, run_dir_fn) -> pd.DataFrame:
   return pd.DataFrame(rows)
 
 
+EPSILON_BASES = {"proven": "proven (Poisson sampling)",
+                 "assumed": "assumed (shuffled batches; unproven)"}
+
+
+def epsilon_note(df: pd.DataFrame) -> str:
+  """The basis of a table's ε column, from its runs (empty if none)."""
+  if "epsilon_basis" not in df.columns:
+    return ""
+  bases = sorted(set(df["epsilon_basis"].dropna()))
+  if not bases:
+    return ""
+  return ("ε: the accountant's ε at the run's δ, "
+          + " and ".join(bases) + "; each run's results.json gives its "
+          "basis and assumptions (privacy.epsilon_basis, randomness, "
+          "adjacency).")
+
+
 def aggregate(df: pd.DataFrame, by: Sequence[str],
               metrics: Sequence[str]) -> pd.DataFrame:
   """Median and std over seeds of each metric, per group of ``by``.
@@ -89,6 +110,9 @@ def aggregate(df: pd.DataFrame, by: Sequence[str],
   std = grouped[present].std(ddof=0).add_suffix("_std")
   out = pd.concat([med, std], axis=1)
   out["seeds"] = grouped.size()
+  if "epsilon_basis" in df.columns:  # Carried, never averaged.
+    out["epsilon_basis"] = grouped["epsilon_basis"].agg(
+        lambda v: "; ".join(sorted(set(v.dropna()))) or None)
   return out.reset_index()
 
 

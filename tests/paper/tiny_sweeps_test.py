@@ -146,6 +146,12 @@ class TinySweepsTest(absltest.TestCase):
     a = args(privacy="private", epsilons=[8.0], datasets=["cifar10s"])
     out, specs, _, files, figures = self.sweep(privacy_sweeps.TABLE6, a)
     table = pd.read_csv(os.path.join(out, "table6.csv"))
+    # Private runs sample Poisson: every ε in the table is the proven one,
+    # and the table says so.
+    self.assertEqual(set(table["epsilon_basis"].dropna()),
+                     {tables.EPSILON_BASES["proven"]})
+    with open(os.path.join(out, "table6.md")) as f:
+      self.assertIn("proven (Poisson sampling)", f.read())
     self.assertEqual(sorted(table["skew"].unique()), [0.75, 0.95])
     for _, row in table.iterrows():
       want = self.eval_values(out, specs, ("fairness", "skew_bias"),

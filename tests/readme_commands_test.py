@@ -97,8 +97,7 @@ COMMANDS = [
             "\"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": "
             "0}}' .venv/bin/python experiments/train.py "
             "--preset=cifar10_dpsat_eps8 --workdir=/shared/runs/x "
-            "--distribution=multi_worker --set=reproducible=True "
-            "--set=noise_seed=1234",
+            "--distribution=multi_worker",
             tiny=TINY_PAPER_TRAIN,
             why="two workers on 127.0.0.1 (free ports) instead of host1 and "
             "host2, and a workdir in the test's directory instead of "

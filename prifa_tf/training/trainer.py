@@ -146,15 +146,22 @@ class Trainer:
       checkpointing.check_workdir(workdir)
       checkpointing.check_restorable(os.path.join(workdir, "checkpoints"))
       self.cfg = checkpointing.check_config(cfg, workdir)
-    elif cfg.private and not cfg.reproducible:
-      raise ConfigError(
-          "Private multi-worker training needs reproducible=True and an "
-          "explicit noise_seed, so that every worker draws the same noise "
-          "(workers share no secret yet; its ε then holds only against "
-          "someone without the seed).")
     else:
       self.cfg = cfg
-    self.seeds = secrets.load_or_draw(self.cfg, workdir)
+    cfg = self.cfg
+    if (cfg.private and not cfg.reproducible
+        and distribution_lib.is_multi_worker(self.distribution)):
+      if cfg.secure_noise:
+        raise ConfigError("secure_noise cannot be shared by several workers "
+                          "(each would draw its own); drop it.")
+      # The chief's secret seeds reach every worker through one collective.
+      mine = secrets.load_or_draw(cfg, workdir) if self.chief else None
+      noise, sampling = distribution_lib.broadcast_ints(
+          self.distribution,
+          None if mine is None else [mine.noise, mine.sampling], 2)
+      self.seeds = secrets.Seeds(noise=noise, sampling=sampling, secret=True)
+    else:
+      self.seeds = secrets.load_or_draw(cfg, workdir)
     self.log = log if self.chief else (lambda _: None)
     self.remove_ids = remove_ids
     self._given_data = data

@@ -1,7 +1,10 @@
 """One worker of the two-process MultiWorkerMirroredStrategy test.
 
-  TF_CONFIG=... python multiworker_worker.py WORKDIR
+  TF_CONFIG=... python multiworker_worker.py WORKDIR [--secret]
   python multiworker_worker.py WORKDIR --single   (reference, one process)
+
+--secret keeps the seeds secret (the default for private runs; the chief's
+are broadcast to the other worker) instead of seeding them from the config.
 """
 
 import sys
@@ -19,7 +22,9 @@ def main():
       distribution.make_strategy("multi_worker")
   trainer = fixtures.make_trainer(
       workdir, distribution=strategy, steps=3, sharpness_rho=0.05,
-      momentum=0.9, ema_decay=0.9, eval_weights="ema", checkpoint_every=2)
+      momentum=0.9, ema_decay=0.9, eval_weights="ema", checkpoint_every=2,
+      **({"reproducible": False, "noise_seed": None}
+         if "--secret" in sys.argv else {}))
   trainer.run()
   np.save(f"{workdir}/weights_{distribution.task_name(trainer.distribution)}"
           ".npy", np.concatenate([w.ravel() for w in

@@ -34,7 +34,7 @@ privacy, but it is still wrong).
 import dataclasses
 import logging
 import os
-from typing import List, Optional, Sequence, Tuple  # pylint: disable=unused-import
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy import stats

@@ -66,8 +66,10 @@ class DPSATTest(absltest.TestCase):
 
   def test_perturbation_uses_previous_private_gradient(self):
     rho = 0.05
+    # Fixed-size batches, so every step has exactly B/b physical batches.
     trainer, spy = run_with_spy(self.create_tempdir().full_path,
-                                sharpness_rho=rho, momentum=0.9, steps=3)
+                                sharpness_rho=rho, momentum=0.9, steps=3,
+                                sampling="shuffle")
     self.assertLen(spy.finalized, 3)
     by_step = {}
     for step, w in spy.seen:
@@ -132,7 +134,7 @@ class SAMTest(absltest.TestCase):
     rho = 0.1
     trainer, spy = run_with_spy(
         self.create_tempdir().full_path, private=False, sharpness_rho=rho,
-        steps=2, physical_batch_size=8)
+        steps=2, physical_batch_size=8, sampling="shuffle")
     # Per step: ascent pass at w, descent pass at w + rho g/||g||.
     self.assertLen(spy.seen, 4)
     self.assertLen(spy.finalized, 4)

@@ -31,8 +31,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumable).")
 _SET = flags.DEFINE_multi_string("set", [], "Config override key=value.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _CANARIES = flags.DEFINE_integer("canaries", 500,
-                                 "Training examples made canaries (half "
-                                 "inserted).")
+                                 "Training examples made canaries (each "
+                                 "inserted w.p. 1/2).")
 _ALPHA = flags.DEFINE_float("alpha", 0.05, "1 - confidence of the bound.")
 _METHOD = flags.DEFINE_enum("method", "clopper-pearson", sorted(audit.METHODS),
                             "Binomial ratio bound.")

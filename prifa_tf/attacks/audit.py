@@ -2,21 +2,27 @@
 
 Procedure (one training run):
 1. ``data.canaries.make_canaries`` (re-exported here) picks m training
-   examples and gives each a wrong label (mislabelled canaries). A random
-   half is inserted into training; the other half is left out. A config
-   with ``audit_canaries > 0`` does this in ``training.datasets``, and the
-   trainer writes the audit beside the claimed ε in ``results.json``.
+   examples and gives each a wrong label (mislabelled canaries). Each joins
+   training independently with probability 1/2; the others are left out.
+   A config with ``audit_canaries > 0`` does this in ``training.datasets``,
+   and the trainer writes the audit beside the claimed ε in
+   ``results.json``.
 2. After training, each canary is scored by the model's loss on its wrong
    label (``canary_scores``: minus the loss, so members score higher).
-3. ``epsilon_lower_bound`` turns the separation of inserted and left-out
-   canaries into a statistical lower bound on ε with TF-Privacy's
-   ``EpsilonLowerBound`` (Clopper-Pearson by default, confidence 1 - α).
+3. Two lower bounds on ε, each at confidence 1 - α/2, so that the larger
+   (``epsilon_lower_bound`` of the result) holds at 1 - α:
+   - ``epsilon_lower_bound`` below: the separation of inserted and left-out
+     canaries through TF-Privacy's ``EpsilonLowerBound`` (Clopper-Pearson
+     by default), which ignores δ;
+   - ``one_run_audit``: Steinke, Nasr & Jagielski's one-run estimator,
+     which the independent 1/2 inclusion makes valid, at the run's δ.
 
-If the training really is (ε, δ)-DP, the bound exceeds ε only with
-probability about α (δ is ignored by this bound, which makes it more
-conservative only when δ is tiny). ``check`` raises ``AuditFailure`` when the
-bound is above the claimed ε: that means a bug in the DP engine or its
-accounting, and must never pass silently.
+If the training really is (ε, δ)-DP, the reported bound exceeds ε only with
+probability about α. ``check`` raises ``AuditFailure`` when it is above the
+claimed ε: that means a bug in the DP engine or its accounting, and must
+never pass silently. m canaries can never show more than
+``max_attainable_bound``; above it the audit is a sanity check only (the
+white-box step audit, ``attacks/step_audit.py``, can fail at any ε).
 """
 
 import dataclasses
@@ -25,6 +31,7 @@ from typing import Optional
 import numpy as np
 from tensorflow_privacy.privacy.privacy_tests import epsilon_lower_bound as elb
 
+from prifa_tf.attacks import one_run_audit
 from prifa_tf.data.canaries import Canaries
 from prifa_tf.data.canaries import insert  # pylint: disable=unused-import
 from prifa_tf.data.canaries import make_canaries  # pylint: disable=unused-import
@@ -60,6 +67,8 @@ def epsilon_lower_bound(member_scores, nonmember_scores, alpha: float = 0.05,
     raise ValueError(f"method must be one of {sorted(METHODS)}.")
   member_scores = np.asarray(member_scores, dtype=float)
   nonmember_scores = np.asarray(nonmember_scores, dtype=float)
+  if not member_scores.size or not nonmember_scores.size:
+    return 0.0  # Every canary on one side (chance 2^(1-m)): no evidence.
   tests = 2 * (len(np.unique(np.r_[member_scores, nonmember_scores])) + 1)
   bound = elb.EpsilonLowerBound(
       pos_scores=member_scores, neg_scores=nonmember_scores,
@@ -88,6 +97,12 @@ def max_attainable_bound(canaries: int, alpha: float = 0.05,
 
 @dataclasses.dataclass
 class AuditResult:
+  """The canary audit of one run.
+
+  ``epsilon_lower_bound`` is the larger of the Clopper-Pearson bound and the
+  one-run bound, each computed at confidence 1 - alpha/2, so it holds at
+  1 - alpha. ``max_attainable_bound`` is the larger of their ceilings.
+  """
   epsilon_lower_bound: float
   claimed_epsilon: Optional[float]
   alpha: float
@@ -98,6 +113,12 @@ class AuditResult:
   # The bound perfectly separated canaries would give (see
   # ``max_attainable_bound``): the audit cannot fail above it.
   max_attainable_bound: Optional[float] = None
+  included: Optional[int] = None
+  clopper_pearson_lower_bound: Optional[float] = None
+  one_run_lower_bound: Optional[float] = None
+  one_run_delta: Optional[float] = None
+  one_run_guesses: Optional[int] = None
+  one_run_correct: Optional[int] = None
 
   @property
   def can_fail(self) -> Optional[bool]:
@@ -117,17 +138,32 @@ class AuditResult:
 
 def audit(scores: np.ndarray, canaries: Canaries,
           claimed_epsilon: Optional[float], alpha: float = 0.05,
-          method: str = "clopper-pearson") -> AuditResult:
-  """Audits one run from its canary scores (aligned with ``canaries``)."""
+          method: str = "clopper-pearson", delta: float = 0.0) -> AuditResult:
+  """Audits one run from its canary scores (aligned with ``canaries``).
+
+  ``delta`` is the run's claimed δ, which the one-run bound accounts for
+  (Clopper-Pearson ignores it).
+  """
   scores = np.asarray(scores, dtype=float)
-  inc = canaries.included
+  inc = np.asarray(canaries.included, dtype=bool)
+  m = len(scores)
+  cp = epsilon_lower_bound(scores[inc], scores[~inc], alpha / 2, method)
+  one = one_run_audit.audit(scores, inc, delta, alpha / 2)
   return AuditResult(
-      epsilon_lower_bound=epsilon_lower_bound(scores[inc], scores[~inc],
-                                              alpha, method),
+      epsilon_lower_bound=max(cp, one.epsilon_lower_bound),
       claimed_epsilon=claimed_epsilon, alpha=alpha, method=method,
-      canaries=len(scores), member_mean_score=float(scores[inc].mean()),
-      nonmember_mean_score=float(scores[~inc].mean()),
-      max_attainable_bound=max_attainable_bound(len(scores), alpha, method))
+      canaries=m, member_mean_score=_mean(scores[inc]),
+      nonmember_mean_score=_mean(scores[~inc]),
+      max_attainable_bound=max(
+          max_attainable_bound(m, alpha / 2, method),
+          one.max_attainable_bound),
+      included=int(inc.sum()), clopper_pearson_lower_bound=cp,
+      one_run_lower_bound=one.epsilon_lower_bound, one_run_delta=delta,
+      one_run_guesses=one.guesses, one_run_correct=one.correct)
+
+
+def _mean(x: np.ndarray) -> float:
+  return float(x.mean()) if x.size else float("nan")
 
 
 def check(result: AuditResult) -> None:
@@ -136,6 +172,7 @@ def check(result: AuditResult) -> None:
     raise AuditFailure(
         f"PRIVACY AUDIT FAILED: the empirical lower bound ε ≥ "
         f"{result.epsilon_lower_bound:.3f} (confidence {1 - result.alpha:.0%}"
-        f", {result.method}, {result.canaries} canaries) exceeds the claimed "
+        f", the larger of {result.method} and the one-run estimator, "
+        f"{result.canaries} canaries) exceeds the claimed "
         f"ε = {result.claimed_epsilon:.3f}. The DP engine or its accounting "
         "is broken; do not trust this run's ε.")

@@ -33,10 +33,11 @@ def run_audit(cfg, workdir: str, canaries: int = 500, alpha: float = 0.05,
   Args:
     cfg: a TrainConfig (private or not).
     workdir: the run's (resumable) workdir.
-    canaries: how many training examples become canaries (half inserted).
+    canaries: how many training examples become canaries (each inserted
+      independently with probability 1/2).
     alpha: the bound holds with confidence 1 - alpha.
     method: "clopper-pearson", "bailey" or "katz-log".
-    seed: which canaries, and which half is inserted.
+    seed: which canaries, and which of them are inserted.
     data: prebuilt data (tests); default: built from ``cfg``.
     log: progress printer.
 

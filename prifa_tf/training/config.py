@@ -59,7 +59,7 @@ class TrainConfig:
   per_example: str = "auto"
   early_stopping_patience: int = 0
   # Privacy audit: this many training examples become mislabelled canaries
-  # (half inserted, half left out) and the trainer reports an empirical ε
+  # (each inserted w.p. 1/2, the others left out) and the trainer reports an empirical ε
   # lower bound beside the accountant's ε (0: no audit).
   audit_canaries: int = 0
   audit_seed: int = 0

@@ -476,8 +476,8 @@ class Trainer:
                + (f"{eps:.3f}" if eps is not None else "none (non-private)")
                + f", empirical lower bound ε ≥ "
                f"{audit['epsilon_lower_bound']:.3f} ({audit['canaries']} "
-               f"canaries, {1 - audit['alpha']:.0%} confidence, "
-               f"{audit['method']}): "
+               f"canaries, {1 - audit['alpha']:.0%} confidence, the larger "
+               f"of {audit['method']} and the one-run estimator): "
                + ("passed" if audit["passed"] else "FAILED")
                + ("" if audit.get("can_fail") in (None, True) else
                   f"; note: {audit['canaries']} canaries can show at most "
@@ -496,7 +496,8 @@ class Trainer:
                                          self.data.dataset)
     scores = audit_lib.canary_scores(logits, chosen.labels)
     result = audit_lib.audit(scores, self.data.canaries, eps,
-                             cfg.audit_alpha, cfg.audit_method)
+                             cfg.audit_alpha, cfg.audit_method,
+                             delta=cfg.delta if cfg.private else 0.0)
     return {**result.to_dict(), "delta": cfg.delta if cfg.private else None,
             "canary_ids": self.data.canaries.ids.tolist(),
             "canary_included": self.data.canaries.included.tolist(),

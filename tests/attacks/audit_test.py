@@ -16,15 +16,21 @@ from tests import fixtures
 
 class CanaryTest(absltest.TestCase):
 
-  def test_canaries_are_mislabelled_and_half_inserted(self):
+  def test_canaries_are_mislabelled_and_independently_inserted(self):
     train = fixtures.synthetic_set(n=50)
     can = audit.make_canaries(train, 20, seed=1)
-    self.assertEqual(int(can.included.sum()), 10)
+    inserted = int(can.included.sum())
+    # Independent Bernoulli(1/2) inclusion: over many draws the count is
+    # Binomial(m, 1/2), not always m/2 (a permutation would give 10 always).
+    counts = [int(audit.make_canaries(train, 20, seed=s).included.sum())
+              for s in range(200)]
+    self.assertAlmostEqual(np.mean(counts), 10, delta=0.7)
+    self.assertAlmostEqual(np.var(counts), 5, delta=1.5)
     truth = dict(zip(train.ids.tolist(), train.labels.tolist()))
     self.assertTrue(all(truth[int(i)] != l for i, l in zip(can.ids,
                                                            can.labels)))
     out, cset = audit.insert(train, can)
-    self.assertLen(out, 40)  # The 10 left out are removed.
+    self.assertLen(out, 50 - (20 - inserted))  # The left out are removed.
     self.assertEmpty(np.intersect1d(out.ids, can.ids[~can.included]))
     got = dict(zip(out.ids.tolist(), out.labels.tolist()))
     for i, label in zip(can.ids[can.included], can.labels[can.included]):

@@ -6,8 +6,19 @@ r"""Cumulative ablation (Tables 2, 3; Figure 1).
 Flags and outputs: see `prifa_tf/paper/cli.py` and the README.
 """
 
+# Quiet known-harmless TF/absl/scikit-learn output before TF is imported
+# (--verbosity or -v brings it back).
+from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
+console.setup()
+
 from prifa_tf.paper import cli
 from prifa_tf.paper import ablation
 
-if __name__ == "__main__":
+
+def run():
+  """Entry point of this binary (also the console script, see pyproject)."""
   cli.run(ablation.CUMULATIVE)
+
+
+if __name__ == "__main__":
+  run()

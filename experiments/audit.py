@@ -14,6 +14,11 @@ Exit status 3 when a lower bound exceeds the claimed ε or the engine is
 mis-implemented. Bad flags or config: 2.
 """
 
+# Quiet known-harmless TF/absl/scikit-learn output before TF is imported
+# (--verbosity or -v brings it back).
+from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
+console.setup()
+
 import sys
 
 from absl import app
@@ -73,5 +78,10 @@ def main(argv):
   return 0
 
 
-if __name__ == "__main__":
+def run():
+  """Entry point of this binary (also the console script, see pyproject)."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -7,8 +7,19 @@ Trains, attacks and scores both models, then writes demo.md/.csv and
 demo.png/.pdf. Flags: see `prifa_tf/paper/cli.py` and the README.
 """
 
+# Quiet known-harmless TF/absl/scikit-learn output before TF is imported
+# (--verbosity or -v brings it back).
+from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
+console.setup()
+
 from prifa_tf.paper import cli
 from prifa_tf.paper import demo
 
-if __name__ == "__main__":
+
+def run():
+  """Entry point of this binary (also the console script, see pyproject)."""
   cli.run(demo.DEMO)
+
+
+if __name__ == "__main__":
+  run()

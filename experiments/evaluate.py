@@ -13,6 +13,11 @@ attributes_vs_skewness.png; pass e.g. --attacks=threshold,threshold_entropy
 there, since every attack runs once per attribute (34 times).
 """
 
+# Quiet known-harmless TF/absl/scikit-learn output before TF is imported
+# (--verbosity or -v brings it back).
+from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
+console.setup()
+
 import sys
 
 from absl import app
@@ -55,5 +60,10 @@ def main(argv):
   return 0
 
 
-if __name__ == "__main__":
+def run():
+  """Entry point of this binary (also the console script, see pyproject)."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()

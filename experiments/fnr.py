@@ -10,6 +10,11 @@ variant (non-private vs DP-SGD). Writes fnr.md / .csv and fnr.png.
 Resumable per arm. Exit status: 0 done, 2 bad flags or data.
 """
 
+# Quiet known-harmless TF/absl/scikit-learn output before TF is imported
+# (--verbosity or -v brings it back).
+from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
+console.setup()
+
 import sys
 
 from absl import app
@@ -35,5 +40,10 @@ def main(argv):
       _OUT.value, "fnr.md")
 
 
-if __name__ == "__main__":
+def run():
+  """Entry point of this binary (also the console script, see pyproject)."""
   app.run(lambda argv: sys.exit(main(argv)))
+
+
+if __name__ == "__main__":
+  run()

@@ -11,6 +11,11 @@ accountant beside the seed's stated values) and Figures 1-5. Resumable.
 Exit status: 0 done, 2 bad flags or missing data.
 """
 
+# Quiet known-harmless TF/absl/scikit-learn output before TF is imported
+# (--verbosity or -v brings it back).
+from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
+console.setup()
+
 import sys
 
 from absl import app
@@ -40,5 +45,10 @@ def main(argv):
       _OUT.value, "imbalance.md")
 
 
-if __name__ == "__main__":
+def run():
+  """Entry point of this binary (also the console script, see pyproject)."""
   app.run(lambda argv: sys.exit(main(argv)))
+
+
+if __name__ == "__main__":
+  run()

@@ -10,8 +10,19 @@ keep matrix), attacks each with the others as shadows, and writes lira.md /
 `prifa_tf/paper/cli.py` and the README.
 """
 
+# Quiet known-harmless TF/absl/scikit-learn output before TF is imported
+# (--verbosity or -v brings it back).
+from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
+console.setup()
+
 from prifa_tf.paper import cli
 from prifa_tf.paper import lira_experiment
 
-if __name__ == "__main__":
+
+def run():
+  """Entry point of this binary (also the console script, see pyproject)."""
   cli.run(lira_experiment.LIRA)
+
+
+if __name__ == "__main__":
+  run()

@@ -10,6 +10,11 @@ non-private: no ε is claimed, and --target_epsilon is refused. Resumable.
 Exit status: 0 done, 2 bad flags or data.
 """
 
+# Quiet known-harmless TF/absl/scikit-learn output before TF is imported
+# (--verbosity or -v brings it back).
+from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
+console.setup()
+
 import sys
 
 from absl import app
@@ -56,5 +61,10 @@ def main(argv):
       _OUT.value, "past.md")
 
 
-if __name__ == "__main__":
+def run():
+  """Entry point of this binary (also the console script, see pyproject)."""
   app.run(lambda argv: sys.exit(main(argv)))
+
+
+if __name__ == "__main__":
+  run()

@@ -10,6 +10,11 @@ batch over replicas; the result equals the single-device one. Results land in WO
 WORKDIR/tensorboard. --list_presets prints the presets.
 """
 
+# Quiet known-harmless TF/absl/scikit-learn output before TF is imported
+# (--verbosity or -v brings it back).
+from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
+console.setup()
+
 import sys
 
 from absl import app
@@ -82,5 +87,10 @@ def main(argv):
   return 0
 
 
-if __name__ == "__main__":
+def run():
+  """Entry point of this binary (also the console script, see pyproject)."""
   app.run(main)
+
+
+if __name__ == "__main__":
+  run()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything prifa_tf needs on a fresh Debian machine (idempotent):
 # Bazel from Debian (bazel-bootstrap + the offline mock repos in
-# bazel-bootstrap-source) and a Python 3.11 virtualenv in .venv.
+# bazel-bootstrap-source), a Python 3.11 virtualenv in .venv with the pinned
+# requirements, and prifa_tf installed into it (editable, with its prifa-*
+# commands).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +34,19 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q -r requirements.txt
   .venv/bin/python -m pip install -q --no-deps -r requirements-nodeps.txt
+  rm -f "$stamp.installed"
   echo "$want" > "$stamp"
+fi
+# prifa_tf itself, editable (this checkout), with the prifa-* commands.
+# Done per checkout: a .venv copied or linked from elsewhere still points
+# its install at the checkout that made it.
+installed="$(pwd -P) $want $(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ "$(cat "$stamp.installed" 2>/dev/null)" != "$installed" ]; then
+  if ! out="$(.venv/bin/python -m pip install --no-deps --no-build-isolation -e . 2>&1)"; then
+    echo "$out" >&2
+    echo "[setup] ERROR: installing prifa_tf into .venv failed (above)." >&2
+    exit 1
+  fi
+  echo "$installed" > "$stamp.installed"
 fi
 echo "[setup] ready: $(.venv/bin/python --version), $(bazel --version 2>/dev/null | head -1)"

@@ -11,7 +11,6 @@
 # (also CelebA) runs on mock data in benchmarks/imbalance_smoke_mock.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   names=(demo ablation individual dpsgd_vs_dpsat budget_bias memorization onion

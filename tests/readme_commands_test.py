@@ -68,6 +68,8 @@ COMMANDS = [
             expect=r"per-example=vectorized"),
     Command(".venv/bin/python experiments/train.py --list_presets",
             expect=r"cifar10_dpsat_eps8\n(.*\n)*smoke_dpsgd"),
+    Command(".venv/bin/prifa-train --list_presets",
+            expect=r"cifar10_dpsat_eps8\n(.*\n)*smoke_dpsgd"),
     Command(".venv/bin/python experiments/train.py --preset=smoke "
             "--workdir=runs/mia --mia_every=50 --mia_track_ids=9,27",
             # The preset's own subset (the tracked ids are in it), 2 steps.
@@ -132,33 +134,33 @@ COMMANDS = [
     Command("bash scripts/smoke_experiments.sh",
             why="PRIFA_SCALE=tiny and one of its experiments (demo); the "
             "others run above and below"),
-    Command("PYTHONPATH=. .venv/bin/python experiments/past.py "
+    Command(".venv/bin/python experiments/past.py "
             "--out=sweeps/past_smoke --scale=smoke --data_dir=../shared/tfds",
             tiny=("--scale=tiny",), files=["sweeps/past_smoke/past.md"]),
-    Command("PYTHONPATH=. .venv/bin/python experiments/imbalance.py "
+    Command(".venv/bin/python experiments/imbalance.py "
             "--out=sweeps/imbalance_smoke --scale=smoke "
             "--data_dir=/path/to/tfds", tiny=("--scale=tiny",),
             mock_tfds=200, files=["sweeps/imbalance_smoke/imbalance.md"],
             why="CelebA is TFDS mock data (it cannot be downloaded here)"),
-    Command("PYTHONPATH=. .venv/bin/python experiments/fnr.py "
+    Command(".venv/bin/python experiments/fnr.py "
             "--out=sweeps/fnr_smoke --scale=smoke --data_dir=../shared/tfds",
             tiny=("--scale=tiny",), files=["sweeps/fnr_smoke/fnr.md"]),
-    Command("PYTHONPATH=. .venv/bin/python benchmarks/per_example_throughput.py"
+    Command(".venv/bin/python benchmarks/per_example_throughput.py"
             " --model=wrn_16_4 --batch=16 --augmult=1 --repeats=15",
             tiny=("--model=wrn_10_1", "--batch=4", "--repeats=1"),
             expect=r"non-private"),
-    Command("PYTHONPATH=. .venv/bin/python benchmarks/per_example_throughput.py"
+    Command(".venv/bin/python benchmarks/per_example_throughput.py"
             " --model=wrn_16_4 --batch=4 --augmult=16 "
             "--strategies=per_layer,loop --repeats=7",
             tiny=("--model=wrn_10_1", "--batch=2", "--augmult=2",
                   "--repeats=1"), expect=r"loop"),
-    Command("PYTHONPATH=. .venv/bin/python benchmarks/sampling_and_noise.py"
+    Command(".venv/bin/python benchmarks/sampling_and_noise.py"
             " --model=wrn_16_4 --augmult=1,16 --rounds=5",
             tiny=("--model=wrn_10_1", "--augmult=1", "--rounds=1",
                   "--steps_per_round=1", "--n=64", "--batch=16",
                   "--physical=8"),
             expect=r"poisson, secure noise .* ratio"),
-    Command("PYTHONPATH=. .venv/bin/python benchmarks/logical_batch_memory.py"
+    Command(".venv/bin/python benchmarks/logical_batch_memory.py"
             " --model=wrn_16_4 --physical=32 --logical=4096",
             tiny=("--model=wrn_10_1", "--physical=4", "--logical=16"),
             expect=r"MiB"),
@@ -179,6 +181,14 @@ def readme_commands(text: str):
         out.append(current.strip())
         current = ""
   return out
+
+
+def user_env(**extra):
+  """The environment a user's shell has: no PYTHONPATH, no TF log level."""
+  env = {k: v for k, v in os.environ.items()
+         if k not in ("PYTHONPATH", "TF_CPP_MIN_LOG_LEVEL", "PYTHONWARNINGS")}
+  env.update(extra)
+  return env
 
 
 class ReadmeCommandsTest(absltest.TestCase):
@@ -215,11 +225,11 @@ class ReadmeCommandsTest(absltest.TestCase):
     if mock_tfds:
       words = [words[0], os.path.join(ROOT, "tests", "run_with_mock_tfds.py"),
                str(mock_tfds), *words[1:]]
-    full = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-                PRIFA_TFDS_DIR=self.data)
-    full.update(assignments)  # e.g. PYTHONPATH=. (the clone's root)
+    # As a user runs it: no PYTHONPATH (prifa_tf is installed in .venv by
+    # scripts/setup.sh) and the default (quiet) verbosity.
+    full = user_env(PRIFA_TFDS_DIR=self.data)
+    full.update(assignments)
     full.update(env or {})
-    full["PYTHONPATH"] = ROOT  # The clone's prifa_tf is a link to ROOT's.
     start = time.time()
     proc = subprocess.run([*words, *tiny], cwd=self.cwd, env=full,
                           capture_output=True, text=True, timeout=timeout,
@@ -244,6 +254,36 @@ class ReadmeCommandsTest(absltest.TestCase):
                      "README commands that no test runs")
     self.assertEqual(sorted(set(listed) - set(found)), [],
                      "listed commands no longer in the README")
+
+  def test_installed_without_pythonpath(self):
+    # prifa_tf and the binaries import from anywhere, and every console
+    # script named in pyproject.toml is on .venv/bin and runs.
+    venv = os.path.join(self.cwd, ".venv", "bin")
+    proc = subprocess.run(
+        [os.path.join(venv, "python"), "-c",
+         "import prifa_tf, experiments.train; print(prifa_tf.__version__)"],
+        cwd=absltest.get_default_test_tmpdir(), env=user_env(),
+        capture_output=True, text=True, check=False)
+    self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
+    with open(os.path.join(ROOT, "pyproject.toml")) as f:
+      scripts = re.findall(r"^(prifa-[a-z-]+) = \"(experiments\.\w+):run\"",
+                           f.read(), re.M)
+    self.assertLen(scripts, len(
+        [n for n in os.listdir(os.path.join(ROOT, "experiments"))
+         if n.endswith(".py") and n != "__init__.py"]))
+    for name, _ in scripts:
+      self.assertTrue(os.access(os.path.join(venv, name), os.X_OK), name)
+    # Each kind of binary loads and parses its own flags (absl's
+    # --only_check_args exits 0 after parsing; each start pays ~10 s of TF
+    # import, so not all fifteen): a training binary, a sweep, a study.
+    for name, own_flag in (("prifa-audit", "--canaries=10"),
+                           ("prifa-ablation", "--scale=tiny"),
+                           ("prifa-fnr", "--scale=tiny")):
+      proc = subprocess.run([os.path.join(venv, name), "--only_check_args",
+                             own_flag],
+                            env=user_env(), capture_output=True, text=True,
+                            check=False, timeout=300)
+      self.assertEqual(proc.returncode, 0, f"{name}: {proc.stderr[-2000:]}")
 
   def test_drivers_run_their_commands(self):
     with open(os.path.join(ROOT, ".ci", "run")) as f:
@@ -283,8 +323,7 @@ class ReadmeCommandsTest(absltest.TestCase):
       tf_config = json.dumps({"cluster": {"worker": hosts},
                               "task": {"type": "worker", "index": index}})
       words = shlex.split(line)
-      env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2",
-                 PRIFA_TFDS_DIR=self.data, TF_CONFIG=tf_config)
+      env = user_env(PRIFA_TFDS_DIR=self.data, TF_CONFIG=tf_config)
       procs.append(subprocess.Popen(
           [*words, *command.tiny], cwd=self.cwd, env=env, text=True,
           stdout=subprocess.PIPE, stderr=subprocess.STDOUT))

@@ -352,9 +352,9 @@ class Trainer:
     self.log(f"Training {cfg.model} on {cfg.dataset}: n={self.n}, "
              f"B={cfg.batch_size}, b={cfg.physical_batch_size}, K={self.views},"
              f" private={cfg.private}, rho={cfg.sharpness_rho}, steps={total},"
-             f" per-example={self.engine.strategy_name},"
              f" replicas={self.engine.replicas}"
-             + (f", target eps={cfg.target_epsilon}, sampling={cfg.sampling}"
+             + (f", per-example={self.engine.strategy_name}"
+                f", target eps={cfg.target_epsilon}, sampling={cfg.sampling}"
                 f", seeds=" + ("secret (OS entropy, secrets.json)"
                                if self.seeds.secret else
                                "REPRODUCIBLE from the config: eps holds only"

@@ -1,0 +1,1 @@
+"""absl binaries, one per experiment (also installed as prifa-* commands)."""

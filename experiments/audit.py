@@ -28,12 +28,14 @@ from prifa_tf.attacks import audit
 from prifa_tf.data import DatasetUnavailableError
 from prifa_tf.evaluation import audit_run
 from prifa_tf.training import ConfigError
+from prifa_tf.training.config import describe_fields
 from prifa_tf.training import presets
 from prifa_tf.training import WorkdirError
 
 _PRESET = flags.DEFINE_string("preset", "smoke_dpsgd", "Named configuration.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumable).")
-_SET = flags.DEFINE_multi_string("set", [], "Config override key=value.")
+_SET = flags.DEFINE_multi_string(
+    "set", [], "Config override key=value; --set=help lists the fields.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _CANARIES = flags.DEFINE_integer("canaries", 500,
                                  "Training examples made canaries (each "
@@ -52,6 +54,9 @@ _TRIALS = flags.DEFINE_integer("trials", 2000,
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+  if "help" in _SET.value:
+    print(describe_fields())
+    return 0
   if not _WORKDIR.value:
     raise app.UsageError("--workdir is required.")
   try:
@@ -80,7 +85,7 @@ def main(argv):
 
 def run():
   """Entry point of this binary (also the console script, see pyproject)."""
-  app.run(main)
+  app.run(console.guarded(main, lambda: _WORKDIR.value))
 
 
 if __name__ == "__main__":

@@ -62,7 +62,7 @@ def main(argv):
 
 def run():
   """Entry point of this binary (also the console script, see pyproject)."""
-  app.run(main)
+  app.run(console.guarded(main, lambda: _WORKDIR.value))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from prifa_tf.data import DatasetUnavailableError
 from prifa_tf.evaluation import mia_monitor
 from prifa_tf.models import CheckpointImportError
 from prifa_tf.training import ConfigError
+from prifa_tf.training.config import describe_fields
 from prifa_tf.training import distribution
 from prifa_tf.training import presets
 from prifa_tf.training import train
@@ -33,7 +34,8 @@ from prifa_tf.training import WorkdirError
 _PRESET = flags.DEFINE_string("preset", "smoke", "Named configuration.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumable).")
 _SET = flags.DEFINE_multi_string(
-    "set", [], "Config override key=value, repeatable (e.g. --set=steps=100).")
+    "set", [], "Config override key=value, repeatable (e.g. --set=steps=100);"
+    " --set=help lists every field with its type, default and meaning.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _DOWNLOAD = flags.DEFINE_bool("download", False, "Let TFDS download data.")
 _LIST = flags.DEFINE_bool("list_presets", False, "Print presets and exit.")
@@ -60,6 +62,9 @@ def main(argv):
   if _LIST.value:
     for name in sorted(presets.PRESETS):
       print(name)
+    return 0
+  if "help" in _SET.value:
+    print(describe_fields())
     return 0
   if not _WORKDIR.value:
     raise app.UsageError("--workdir is required.")
@@ -89,7 +94,7 @@ def main(argv):
 
 def run():
   """Entry point of this binary (also the console script, see pyproject)."""
-  app.run(main)
+  app.run(console.guarded(main, lambda: _WORKDIR.value))
 
 
 if __name__ == "__main__":

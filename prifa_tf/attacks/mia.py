@@ -12,10 +12,12 @@ it, so results are reproducible.
 """
 
 import dataclasses
+import sys
 import time
 from typing import Dict, Optional, Sequence
 
 import numpy as np
+import tqdm
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures as ds
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import membership_inference_attack as mia
 
@@ -137,7 +139,12 @@ def run(data: MembershipData, attacks: Sequence[str] = ALL_ATTACKS,
     raise ValueError(f"Unknown attacks {unknown}; choose from {ALL_ATTACKS}.")
   attack_input = data.attack_input()
   out = {}
-  for name in attacks:
+  # On a terminal: which attack runs, and for how long (the trained ones
+  # take minutes); elsewhere each outcome carries its wall time.
+  bar = tqdm.tqdm(attacks, desc="membership inference", unit="attack",
+                  file=sys.stderr, disable=None, leave=False)
+  for name in bar:
+    bar.set_postfix_str(name)
     np.random.seed(seed)
     t0 = time.perf_counter()
     results = mia.run_attacks(attack_input, attack_types=[ATTACKS[name]],

@@ -20,10 +20,13 @@ from absl import flags
 from prifa_tf import attacks as attacks_lib
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import console
+from prifa_tf.reporting import provenance
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps import runner
 from prifa_tf.training import ConfigError
+from prifa_tf.training.config import describe_fields
 
 _OUT = flags.DEFINE_string("out", None, "Sweep directory (resumable).")
 _SCALE = flags.DEFINE_enum("scale", "smoke", sorted(configs.SCALES),
@@ -51,8 +54,9 @@ _MAX = flags.DEFINE_integer("max_examples", None,
 _PRETRAINED = flags.DEFINE_string(
     "pretrained", None, "ImageNet checkpoint (HDF5 by layer name) for "
     "CIFAR-100(S) and CelebA, as the paper uses.")
-_SET = flags.DEFINE_multi_string("set", [],
-                                 "Config override key=value for every run.")
+_SET = flags.DEFINE_multi_string(
+    "set", [], "Config override key=value for every run; --set=help lists "
+    "the fields.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _BACKEND = flags.DEFINE_enum("backend", None,
                              ["loky", "threading", "multiprocessing"],
@@ -126,6 +130,9 @@ def main(experiment: exp.Experiment, argv) -> int:
   if len(argv) > 1:
     print(f"error: unexpected arguments {argv[1:]}", file=sys.stderr)
     return 2
+  if "help" in _SET.value:
+    print(describe_fields())
+    return 0
   if not _OUT.value:
     print("error: --out (the sweep directory) is required.", file=sys.stderr)
     return 2
@@ -156,8 +163,12 @@ def main(experiment: exp.Experiment, argv) -> int:
   for f in files:
     if f.endswith(".md"):
       with open(f) as fh:
-        print(fh.read())
-  print("Wrote:\n  " + "\n  ".join(files) if files else "No finished runs.")
+        # The provenance footnote stays in the file (and provenance.json).
+        print("".join(line for line in fh if not line.startswith(
+            provenance.FOOTNOTE_PREFIX)).rstrip())
+  print(f"Wrote into {out}: " + ", ".join(
+      os.path.relpath(f, out) for f in files) if files else
+        "No finished runs.")
   failed = [n for n, s in status.items()
             if s.get("status") in ("failed", "skipped")]
   if failed:
@@ -171,4 +182,6 @@ def main(experiment: exp.Experiment, argv) -> int:
 def run(experiment: exp.Experiment) -> None:
   """Entry point of an experiment binary: parses flags, exits with status."""
   from absl import app  # pylint: disable=g-import-not-at-top
-  app.run(lambda argv: sys.exit(main(experiment, argv)))
+  guarded = console.guarded(lambda argv: main(experiment, argv),
+                            lambda: _OUT.value)
+  app.run(lambda argv: sys.exit(guarded(argv)))

@@ -18,11 +18,19 @@ be harmless on this stack:
 
 Errors are never silenced. absl's own switch brings everything back:
 ``--verbosity=0`` (or ``-v 0``; higher is more) on any binary.
+
+``guarded`` wraps a binary's ``main``: an unexpected exception becomes one
+line saying what failed and where its traceback went (the run's
+``error.txt``), and exit status 1; bad input stays the binary's own
+``error: ...`` line and status 2.
 """
 
 import logging
 import os
 import sys
+import tempfile
+import traceback
+from typing import Callable, Optional
 import warnings
 
 # Flags that mean "the user asked for verbosity" (absl's own switch).
@@ -65,3 +73,69 @@ def setup(argv=None) -> bool:
   except (KeyError, AttributeError):
     pass
   return False
+
+
+ERROR_FILE = "error.txt"
+
+
+def first_line(error: BaseException, limit: int = 300) -> str:
+  """The informative line of an exception's message (TF's graph trace
+  header and file lines skipped), at most ``limit`` characters."""
+  text = str(error).strip().splitlines()
+  line = text[0] if text else ""
+  # TF errors put the useful op message after the graph trace header.
+  for candidate in text:
+    if candidate.strip() and not candidate.startswith(("Graph execution",
+                                                       "Detected at node",
+                                                       "  File ")):
+      line = candidate.strip()
+      break
+  return (line[:limit] + " ...") if len(line) > limit else line
+
+
+def report_crash(error: BaseException, directory: Optional[str],
+                 verbose: bool) -> str:
+  """Writes the traceback to ``directory/error.txt``; returns one line.
+
+  The directory is the run's workdir (or the sweep's --out); where it
+  cannot be written, the traceback goes to a temporary file instead.
+  """
+  trace = "".join(traceback.format_exception(error))
+  path = None
+  if directory:
+    try:
+      os.makedirs(directory, exist_ok=True)
+      path = os.path.join(directory, ERROR_FILE)
+      with open(path, "w") as f:
+        f.write(trace)
+    except OSError:
+      path = None
+  if path is None:
+    fd, path = tempfile.mkstemp(prefix="prifa_error_", suffix=".txt")
+    with os.fdopen(fd, "w") as f:
+      f.write(trace)
+  if verbose:
+    print(trace, file=sys.stderr)
+  return (f"error: {type(error).__name__}: {first_line(error)}\n"
+          f"  This is a bug or an environment problem, not bad input. The "
+          f"full traceback is in {path}" +
+          ("" if verbose else "; add --verbosity=0 to see it here") +
+          ". Re-running the same command resumes from the last checkpoint.")
+
+
+def guarded(main: Callable[[list], int],
+            directory: Callable[[], Optional[str]]) -> Callable[[list], int]:
+  """``main`` that turns an unexpected exception into one clear line.
+
+  Bad input is ``main``'s own business (it prints ``error: ...`` and
+  returns 2); anything else it raises is reported by ``report_crash`` and
+  exits 1. KeyboardInterrupt and SystemExit pass through.
+  """
+  def wrapped(argv):
+    try:
+      return main(argv)
+    except Exception as e:  # pylint: disable=broad-except
+      print(report_crash(e, directory(), verbose_requested()),
+            file=sys.stderr)
+      return 1
+  return wrapped

@@ -77,13 +77,16 @@ def collect() -> dict:
           "command": [sys.executable, *sys.argv]}
 
 
+FOOTNOTE_PREFIX = "Produced by prifa_tf"
+
+
 def markdown(record: dict) -> str:
   """A short footnote for a table: commit, packages, devices, command."""
   commit = record.get("git_commit") or "unknown"
   dirty = " (with uncommitted changes)" if record.get("git_dirty") else ""
   pkgs = ", ".join(f"{k} {v}" for k, v in record["packages"].items())
   dev = record["devices"]
-  return (f"Produced by prifa_tf at commit `{commit[:12]}`{dirty}; {pkgs}; "
+  return (f"{FOOTNOTE_PREFIX} at commit `{commit[:12]}`{dirty}; {pkgs}; "
           f"Python {record['python']}; devices: {', '.join(dev['visible'])} "
           f"({dev['processor']}, oneDNN {'on' if dev['onednn'] else 'off'}); "
           f"command: `{' '.join(record['command'])}`.")

@@ -27,6 +27,8 @@ from prifa_tf.evaluation import lira_risk
 from prifa_tf.evaluation import mia_monitor
 from prifa_tf.evaluation import run_evaluation
 from prifa_tf.privacy import accounting
+from prifa_tf.reporting import console
+from prifa_tf.reporting import progress
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.sweeps import spec as spec_lib
 from prifa_tf.training import trainer as trainer_lib
@@ -233,6 +235,7 @@ def _run_sweep(out_dir, specs, dry_run, data_dir, backend, throughput, log,
       log(f"warning: {status_path} is unreadable; rebuilding it.")
   total_grads = 0.0
   bad = set()
+  session = {"start": time.time(), "trained": 0, "seconds": 0.0}
   for k, spec in enumerate(specs, 1):
     head = f"[{k}/{len(specs)}] {spec.name}"
     if is_finished(out_dir, spec):
@@ -257,16 +260,18 @@ def _run_sweep(out_dir, specs, dry_run, data_dir, backend, throughput, log,
       _write_status(status_path, status)
       continue
     log(f"{head}: training and evaluating in "
-        f"{run_dir(out_dir, spec.name)}")
+        f"{run_dir(out_dir, spec.name)}" + _sweep_eta(session, specs, k))
     t0 = time.time()
     try:
       _run_one(out_dir, spec, data_dir, backend, _prefixed(log, spec.name),
                data_fn)
       status[spec.name] = {"status": "done",
                            "wall_time_s": time.time() - t0}
+      session["trained"] += 1
+      session["seconds"] += time.time() - t0
     except Exception as e:  # pylint: disable=broad-except
       bad.add(spec.name)
-      message = f"{type(e).__name__}: {e}"
+      message = f"{type(e).__name__}: {console.first_line(e)}"
       status[spec.name] = {"status": "failed", "error": message}
       workdir = run_dir(out_dir, spec.name)
       os.makedirs(workdir, exist_ok=True)
@@ -284,6 +289,16 @@ def _run_sweep(out_dir, specs, dry_run, data_dir, backend, throughput, log,
   else:
     _write_status(status_path, status)
   return status
+
+
+def _sweep_eta(session, specs, k) -> str:
+  """" (elapsed, ETA)" from this session's mean time per trained run."""
+  elapsed = progress.format_seconds(time.time() - session["start"])
+  if not session["trained"]:
+    return ""
+  left = (len(specs) - k + 1) * session["seconds"] / session["trained"]
+  return (f" (sweep elapsed {elapsed}, ETA {progress.format_seconds(left)} "
+          "at this session's mean time per run)")
 
 
 def _prefixed(log, name):

@@ -228,3 +228,78 @@ class TrainConfig:
     need(n > 0, f"val_size {self.val_size} leaves no training data.")
     need(not self.private or self.batch_size <= n,
          f"batch_size {self.batch_size} exceeds the {n} training examples.")
+
+
+# One line of meaning per field: ``--set=help`` prints these with each
+# field's type and default (``describe_fields``); a test keeps it complete.
+FIELD_HELP = {
+    "dataset": f"one of {DATASETS}; the S variants are CIFAR-10S/100S "
+               "(colour/gray skew)",
+    "skew": "CIFAR-S: fraction of each class's images kept in its majority "
+            "domain (colour or gray)",
+    "data_dir": "TFDS data directory (default: $PRIFA_TFDS_DIR, "
+                "../shared/tfds, TFDS's own)",
+    "download": "let TFDS download the data set",
+    "train_subset": "use a seeded subset of this many training images",
+    "test_subset": "use a seeded subset of this many test images",
+    "val_size": "hold out this many training images for validation",
+    "image_size": "CelebA: resize to this square size",
+    "model": "wrn_16_4, wrn_28_10, wrn_16_1 or wrn_10_1",
+    "normalization": "group (GN), batch (non-private only) or none",
+    "groups": "GroupNorm groups",
+    "weight_standardization": "WS on every convolution",
+    "pretrained": "Keras HDF5 or TF checkpoint to start from (head reset)",
+    "private": "DP-SGD / DP-SAT (True) or plain SGD / SAM (False)",
+    "target_epsilon": "stop before ε would exceed this (finite; None needs "
+                      "explicit steps)",
+    "delta": "δ of the (ε, δ) guarantee",
+    "noise_multiplier": "σ: noise std / clipping norm",
+    "l2_norm_clip": "C: per-example clipping norm",
+    "accountant": "rdp or pld (dp-accounting)",
+    "sampling": "poisson (proven ε) or shuffle (ε only assumed)",
+    "batch_size": "logical batch B (noise once per logical batch)",
+    "physical_batch_size": "examples per forward/backward pass (b)",
+    "steps": "training steps (None: as many as the target ε allows)",
+    "optimizer": "sgd or adam",
+    "learning_rate": "learning rate",
+    "momentum": "SGD momentum",
+    "weight_decay": "L2 weight decay",
+    "augmult": "augmentation multiplicity K (0: no augmentation)",
+    "ema_decay": "EMA decay of the averaged weights (None: no EMA)",
+    "eval_weights": "weights evaluated and released: ema, polyak or last",
+    "sharpness_rho": "ρ of SAM (non-private) or DP-SAT (private); 0: off",
+    "per_example": "per-example gradients: auto, per_layer, loop or "
+                   "vectorized",
+    "early_stopping_patience": "evaluations without validation gain before "
+                               "stopping (0: off)",
+    "audit_canaries": "mislabelled canaries for the privacy audit (0: none)",
+    "audit_seed": "which canaries, and which are inserted",
+    "audit_alpha": "the audit's bound holds with confidence 1 - alpha",
+    "audit_method": f"binomial bound: {AUDIT_METHODS}",
+    "seed": "model initialisation and augmentation seed",
+    "subset_seed": "seed of the data subsets (None: seed)",
+    "reproducible": "seed noise and sampling from the config (debugging; "
+                    "ε then holds only against someone without it)",
+    "secure_noise": "noise from the OS CSPRNG, Opacus' secure mode",
+    "noise_seed": "noise seed (needs reproducible=True)",
+    "log_training_stats": "log loss, accuracy and gradient norms (not "
+                          "private)",
+    "eval_every": "evaluate every N steps",
+    "checkpoint_every": "checkpoint every N steps",
+    "log_every": "print a progress line every N steps",
+}
+
+
+def describe_fields() -> str:
+  """Every TrainConfig field with its type, default and meaning."""
+  rows = []
+  for f in dataclasses.fields(TrainConfig):
+    kind = (f.type.__name__ if isinstance(f.type, type) else
+            str(f.type).replace("typing.", ""))
+    rows.append((f.name, kind, repr(f.default), FIELD_HELP.get(f.name, "")))
+  width = [max(len(r[i]) for r in rows) for i in range(3)]
+  lines = ["TrainConfig fields (--set=name=value, repeatable):"]
+  for r in rows:
+    lines.append("  " + "  ".join(r[i].ljust(width[i]) for i in range(3))
+                 + "  " + r[3])
+  return "\n".join(lines)

@@ -33,6 +33,7 @@ from prifa_tf.optim import optimizers
 from prifa_tf.optim import sharpness
 from prifa_tf.privacy import accounting
 from prifa_tf.privacy import guarantee
+from prifa_tf.reporting import progress
 from prifa_tf.reporting import provenance
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.training import batching
@@ -360,16 +361,37 @@ class Trainer:
                                "REPRODUCIBLE from the config: eps holds only"
                                " against someone without them")
                 if cfg.private else ""))
-    t0, wall = time.time(), 0.0
-    stop_reason = self.plan.stop_reason
-    last_stats, step = {}, start
-    step_time = time.time()
+    t0 = time.time()
+    clock = progress.StepClock(start, total)
+    # A bar on a terminal only (logs and tests get the step lines below).
+    bar = progress.bar(total, initial=start, desc=f"{cfg.model} training")
+    log = self.log
+
+    def say(line):
+      with progress.printing_over(bar):
+        log(line)
+    self.log = say
+    try:
+      stop_reason, last_stats = self._loop(start, total, clock, bar)
+    finally:
+      bar.close()
+      self.log = log
+    wall = time.time() - t0
+    self.writer.flush()
+    return self._finish(int(self.step.numpy()), stop_reason, last_stats, wall)
+
+  def _loop(self, start, total, clock, bar):
+    """The training steps; returns (stop reason, last batch's stats)."""
+    cfg = self.cfg
+    stop_reason, last_stats = self.plan.stop_reason, {}
     for step in range(start, total):
       if self.plan.max_private_steps is not None and \
           step + 1 > self.plan.max_private_steps:
         stop_reason = "privacy_budget"  # Defensive: never overrun.
         break
+      began = time.time()
       stats = self._logical_step(step)
+      clock.step_done(time.time() - began)
       done = step + 1
       self.step.assign(done)
       eps = self.epsilon_spent(done)
@@ -389,10 +411,16 @@ class Trainer:
                             description=guarantee.console_tag(cfg.sampling)
                             + f" at delta={cfg.delta:g}: the accountant's "
                             "epsilon after this many steps")
-      if done % cfg.log_every == 0 or done == total:
-        rate = cfg.log_every * cfg.batch_size * self.views / max(
-            time.time() - step_time, 1e-9)
-        step_time = time.time()
+      rate = clock.steps_per_second()
+      views = (f"{rate * cfg.batch_size * self.views:.0f} views/s "
+               "steady-state" if rate else "rate from step 2")
+      bar.set_postfix_str(
+          (f"loss={stats['loss']:.3f} " if shown else "")
+          + (f"eps={eps:.2f} " if eps is not None else "")
+          + views.replace(" steady-state", ""),
+          refresh=False)
+      bar.update(1)
+      if bar.disable and (done % cfg.log_every == 0 or done == total):
         self.log(f"step {done}/{total}"
                  + (f" loss={stats['loss']:.4f} "
                     f"batch_acc={stats['train_accuracy']:.3f}"
@@ -401,7 +429,9 @@ class Trainer:
                     if eps is not None else "")
                  + (f" clipped={stats['clipped_fraction']:.2f}"
                     if cfg.private and shown else "")
-                 + f" ({rate:.0f} views/s)")
+                 + f" ({views}; elapsed "
+                 f"{progress.format_seconds(clock.elapsed())}, ETA "
+                 f"{progress.format_seconds(clock.eta(done))})")
       stop_early = False
       if done % cfg.eval_every == 0 or done == total:
         metrics = self.evaluate()
@@ -429,9 +459,7 @@ class Trainer:
       if stop_early:
         stop_reason = "early_stopping"
         break
-    wall = time.time() - t0
-    self.writer.flush()
-    return self._finish(int(self.step.numpy()), stop_reason, last_stats, wall)
+    return stop_reason, last_stats
 
   def _finish(self, steps, stop_reason, last_stats, wall):
     cfg = self.cfg

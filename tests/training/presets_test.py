@@ -1,7 +1,10 @@
 """Presets follow Table 1 and overrides parse with clear errors."""
 
+import dataclasses
+
 from absl.testing import absltest
 
+from prifa_tf.training import config
 from prifa_tf.training import presets
 
 
@@ -21,6 +24,17 @@ class PresetsTest(absltest.TestCase):
                         cfg.sharpness_rho), (sigma, 16384, "wrn_28_10", 0.03))
     for name in presets.PRESETS:
       presets.get(name).validate()
+
+  def test_every_field_is_described(self):
+    # --set=help is generated from the dataclass: a field without a line of
+    # meaning (a new one, say) fails here.
+    names = [f.name for f in dataclasses.fields(config.TrainConfig)]
+    self.assertEqual(sorted(config.FIELD_HELP), sorted(names))
+    text = config.describe_fields().splitlines()
+    self.assertLen(text, len(names) + 1)
+    row = next(l for l in text if l.split()[0] == "noise_multiplier")
+    self.assertEqual(row.split()[1:3], ["float", "3.0"])
+    self.assertIn("σ", row)
 
   def test_overrides(self):
     cfg = presets.apply_overrides(presets.get("smoke"), [

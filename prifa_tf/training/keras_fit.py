@@ -70,8 +70,13 @@ class PrivateModel(tf.keras.Model):
     self.noise_seed = (int.from_bytes(os.urandom(8), "little") >> 2
                        if noise_seed is None else int(noise_seed))
     self.rho = float(sharpness_rho)
+    self.per_example_loss = losses.for_labels(multilabel)
+    # The mean loss of each physical batch at its current weights, shown in
+    # fit's progress bar and history beside every compiled metric. Like
+    # them it is computed without noise: not covered by the DP guarantee.
+    self.loss_tracker = tf.keras.metrics.Mean(name="loss")
     self.engine = gradient_engine.GradientEngine(
-        model, losses.for_labels(multilabel), views=1, private=True,
+        model, self.per_example_loss, views=1, private=True,
         l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier,
         strategy=per_example)
     variables = model.trainable_variables
@@ -87,6 +92,10 @@ class PrivateModel(tf.keras.Model):
 
   def call(self, inputs, training=False):
     return self.inner(inputs, training=training)
+
+  @property
+  def metrics(self):
+    return [self.loss_tracker] + super().metrics
 
   # ------------------------------------------------------------------ fit --
   def fit(self, x=None, y=None, batch_size=None, epochs=1, callbacks=None,
@@ -144,6 +153,12 @@ class PrivateModel(tf.keras.Model):
     # Data-dependent, so that it never runs when the iterator is exhausted
     # (graph ops without a dependency on x may run before get_next fails).
     self.micro_step.assign_add(tf.cast(tf.size(x) > 0, tf.int64))
+    # Loss and metrics at the weights this batch's gradients were taken at
+    # (before the logical batch's update), as Keras reports them.
+    predictions = self.inner(x, training=False)
+    self.loss_tracker.update_state(
+        tf.reduce_mean(self.per_example_loss(y, predictions)))
+    self.compiled_metrics.update_state(y, predictions)
 
     def apply():
       variables = self.inner.trainable_variables
@@ -165,7 +180,6 @@ class PrivateModel(tf.keras.Model):
 
     tf.cond(tf.equal(self.micro_step % self.accumulation_steps, 0), apply,
             lambda: tf.constant(False))
-    self.compiled_metrics.update_state(y, self.inner(x, training=False))
     return {m.name: m.result() for m in self.metrics}
 
 

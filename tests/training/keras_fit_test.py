@@ -39,8 +39,14 @@ class KerasFitTest(absltest.TestCase):
                     metrics=["sparse_categorical_accuracy"])
     ds = tf.data.Dataset.from_tensor_slices((self.x, self.y)).batch(
         2, drop_remainder=True)  # 4 physical batches = 1 logical batch.
+    initial_loss = float(tf.reduce_mean(losses.softmax_cross_entropy(
+        self.y, inner(self.x, training=False))))
     history = private.fit(ds, epochs=1, verbose=0)
     self.assertIn("sparse_categorical_accuracy", history.history)
+    # The loss is in the history too: all four batches before the one
+    # update, so it is the mean loss at the initial weights.
+    self.assertAlmostEqual(history.history["loss"][0], initial_loss,
+                           places=5)
     self.assertEqual(int(private.logical_step.numpy()), 1)
     self.assertEqual(int(private.engine.noise_draws.numpy()), 1)
     for a, b in zip(inner.trainable_variables, theirs.trainable_variables):

@@ -1,7 +1,9 @@
 """Small synthetic data and models shared by the tests."""
 
+import contextlib
 import os
 import unittest
+from unittest import mock
 
 import numpy as np
 import tensorflow as tf
@@ -145,3 +147,44 @@ def free_ports(n):
   for s in socks:
     s.close()
   return ports
+
+
+@contextlib.contextmanager
+def saved_figures():
+  """{"stem.png" / "stem.pdf": Figure} of every figure saved inside.
+
+  The Figure objects stay inspectable after ``plt.close``, so a test can
+  read back what was drawn (``reporting.figures.problems``, ``series``).
+  """
+  import matplotlib.figure  # pylint: disable=g-import-not-at-top
+  saved = {}
+  original = matplotlib.figure.Figure.savefig
+
+  def record(fig, fname, *args, **kwargs):
+    name = os.path.basename(str(fname))
+    if name.startswith(".") and ".tmp." in name:  # figures.save's temp name
+      name = name[1:].replace(".tmp.", ".")
+    saved[name] = fig
+    return original(fig, fname, *args, **kwargs)
+  with mock.patch.object(matplotlib.figure.Figure, "savefig", record):
+    yield saved
+
+
+def assert_figure(test, saved, name, series=(), out_dir=None):
+  """``name`` (e.g. "table4.png") was saved, passes a reviewer's checks
+  (``figures.problems``), and draws every series whose label contains one
+  of ``series``, each with at least one point."""
+  from prifa_tf.reporting import figures  # pylint: disable=g-import-not-at-top
+  test.assertIn(name, saved, f"{name} was not saved; saved: {sorted(saved)}")
+  fig = saved[name]
+  test.assertEqual(figures.problems(fig), [], name)
+  drawn = [label for labels in figures.series(fig).values()
+           for label in labels]
+  for wanted in series:
+    test.assertTrue(any(wanted in label for label in drawn),
+                    f"{name}: no series {wanted!r} among {drawn}")
+  if out_dir is not None:
+    stem = os.path.splitext(name)[0]
+    for ext in ("png", "pdf"):
+      path = os.path.join(out_dir, f"{stem}.{ext}")
+      test.assertTrue(os.path.getsize(path) > 1000, path)

@@ -13,6 +13,7 @@ shadow models that did and did not train on it (TF-Privacy's
 """
 
 import dataclasses
+import os
 from typing import Dict, Sequence
 
 import matplotlib
@@ -21,6 +22,8 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 from sklearn import metrics as skm
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import advanced_mia as amia
+
+from prifa_tf.reporting import figures
 
 
 def keep_matrix(num_models: int, n: int, seed: int = 0) -> np.ndarray:
@@ -104,8 +107,6 @@ def plot_roc(curves: Sequence[Curve], path: str, title: str) -> None:
   ax.set_xlabel("false positive rate")
   ax.set_ylabel("true positive rate")
   ax.set_title(title, fontsize=9)
-  ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(path, dpi=130)
-  fig.savefig(path[:-4] + ".pdf")
-  plt.close(fig)
+  figures.legend_outside(ax)
+  out_dir, name = os.path.split(path)
+  figures.save(fig, out_dir, os.path.splitext(name)[0])

@@ -352,7 +352,8 @@ def _figures(rows, out):
   axes[0].set_xlabel("epoch")
   axes[0].set_ylabel("FNR (mean over classes)")
   axes[0].set_yscale("log")
-  axes[0].legend(fontsize=6)
+  axes[0].set_title("FNR during training", fontsize=9)
+  figures.legend_outside(axes[0], fontsize=6)
   names = [r["arm"] for r in synth]
   x = np.arange(len(names))
   axes[1].bar(x - 0.2, [r["majority_accuracy"] for r in synth], 0.4,
@@ -365,8 +366,12 @@ def _figures(rows, out):
   axes[2].bar(x + 0.2, [r["pgd_test_loss"] for r in synth], 0.4,
               label="PGD")
   axes[2].set_ylabel("test loss")
+  axes[1].set_title("Accuracy by group", fontsize=9)
+  axes[2].set_title("Clean vs PGD loss", fontsize=9)
   for ax in axes[1:]:
     ax.set_xticks(x)
     ax.set_xticklabels(names, fontsize=7, rotation=20)
-    ax.legend(fontsize=7)
-  figures.save(fig, out, "fnr")
+    ax.set_xlabel("arm")
+    figures.legend_outside(ax)
+  figures.save(fig, out, "fnr", title="Feature-to-noise: FNR, accuracy "
+               "and robustness by arm (companion study 003)")

@@ -290,8 +290,10 @@ def _lines(df, x, ys, out, stem, xlabel, ylabel):
       ax.plot(g[x], g[y], marker="o", label=level)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(f"{ylabel}: {y}" if len(ys) > 1 else ylabel)
-    ax.legend(fontsize=7)
-  figures.save(fig, out, stem)
+    ax.set_title(y.replace("_", " "), fontsize=9)
+    figures.legend_outside(ax)
+  figures.save(fig, out, stem, title=f"Gender imbalance x DP on CelebA "
+               f"({stem.split('_')[-1]}, companion study 004)")
 
 
 def _over_steps(out, rows, stem, label):
@@ -307,5 +309,7 @@ def _over_steps(out, rows, stem, label):
               label=label(r))
       ax.set_title(key.replace("_", " "), fontsize=9)
       ax.set_xlabel("training step")
-  axes[0].legend(fontsize=7)
-  figures.save(fig, out, stem)
+      ax.set_ylabel("test accuracy")
+  figures.legend_outside(axes[-1])
+  figures.save(fig, out, stem, title="Accuracy by gender during training "
+               f"({stem.split('_')[-1]}, companion study 004)")

@@ -246,20 +246,33 @@ def report(rows: List[dict], out: str, dataset: str,
 
 
 def _tradeoff_figure(df, out, dataset):
-  fig, ax = plt.subplots(figsize=(5.2, 4))
-  for method, g in df.groupby("method", sort=False):
-    g = g.sort_values("test_accuracy")
-    ax.plot(g["test_accuracy"], g["max_advantage"], marker="o",
-            label=method if method != "none" else "vanilla")
-    for _, r in g.iterrows():
-      if r["method"] == "past":
-        ax.annotate(f"α={r['alpha']:g}", (r["test_accuracy"],
-                                          r["max_advantage"]), fontsize=7)
+  fig, ax = plt.subplots(figsize=(6.8, 4))
+  # PAST from the base model over its α grid is one line; every other arm
+  # (vanilla, L1, L2, PAST on top of L2) is its own point. Hollow markers
+  # of different shapes and sizes keep coinciding points visible.
+  from_base = (df["method"] == "past") & (df["start"] == "base")
+  line = df[from_base].sort_values("alpha")
+  if len(line):
+    ax.plot(line["test_accuracy"], line["max_advantage"], marker="o",
+            color="tab:red", alpha=0.8, label="PAST (α grid, from base)")
+    for _, r in line.iterrows():
+      ax.annotate(f"α={r['alpha']:g}", (r["test_accuracy"],
+                                        r["max_advantage"]), fontsize=7,
+                  xytext=(4, 4), textcoords="offset points")
+  shapes = iter(["s", "D", "^", "v", "P", "X", "<", ">"] * 4)
+  for k, (_, r) in enumerate(df[~from_base].iterrows()):
+    name = {"none": "vanilla"}.get(r["method"], r["arm"])
+    if r["method"] == "past":
+      name = f"{r['arm']} (PAST on {r['start']})"
+    ax.plot([r["test_accuracy"]], [r["max_advantage"]], ls="none",
+            marker=next(shapes), markersize=11 - k % 4 * 2,
+            markerfacecolor="none", markeredgewidth=1.5, label=name)
   ax.set_xlabel("test accuracy")
   ax.set_ylabel("attack advantage (max over attacks)")
   ax.set_title(f"Privacy-utility trade-off, {dataset}", fontsize=9)
-  ax.legend(fontsize=7)
-  figures.save(fig, out, "past_tradeoff")
+  figures.legend_outside(ax)
+  figures.save(fig, out, "past_tradeoff",
+               title="PAST against L1 / L2 (companion study 002)")
 
 
 def _tuning_figure(rows, out):
@@ -273,7 +286,9 @@ def _tuning_figure(rows, out):
       ax.plot(epochs, [e[key] for e in h], marker=".", label=r["arm"])
   axes[0].set_ylabel("loss gap (members vs inference set)")
   axes[1].set_ylabel("Gini index of |θ|")
+  axes[0].set_title("Loss gap while tuning", fontsize=9)
+  axes[1].set_title("Sparsity while tuning", fontsize=9)
   for ax in axes:
     ax.set_xlabel("tuning epoch")
-  axes[0].legend(fontsize=6)
-  figures.save(fig, out, "past_tuning")
+  figures.legend_outside(axes[1])
+  figures.save(fig, out, "past_tuning", title="Tuning phases per arm")

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from prifa_tf import attacks as attacks_lib
 from prifa_tf.data import subsets
+from prifa_tf.reporting import figures
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.training import datasets
 from prifa_tf.training import evaluation
@@ -32,6 +33,41 @@ HISTORY_FILE = "mia_history.json"
 def _loss(logits, labels):
   return float(np.mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
       labels.astype(np.int64), logits).numpy()))
+
+
+def draw_history(ax, history, parts=("accuracy", "auc", "membership")):
+  """Draws an MIA history on ``ax``: accuracies, attack AUCs, tracked ids'
+  membership probabilities, and the early-stopping and overfitting steps.
+
+  Every series has markers (a short history may have one point), and the
+  two step markers are told apart by style and legend when they coincide.
+  """
+  steps = [h["step"] for h in history]
+  style = dict(marker="o", markersize=3)
+  if "accuracy" in parts:
+    ax.plot(steps, [h["train_accuracy"] for h in history],
+            label="train accuracy", **style)
+    ax.plot(steps, [h["test_accuracy"] for h in history],
+            label="test accuracy", **style)
+  if "auc" in parts and history:
+    for name in history[-1]["auc"]:
+      ax.plot(steps, [h["auc"][name] for h in history],
+              label=f"MIA AUC ({name} attack)", **style)
+  if "membership" in parts and history:
+    for i in history[-1]["membership_probability"]:
+      ax.plot(steps, [h["membership_probability"][i] for h in history],
+              ls="--", label=f"membership probability of id {i}", **style)
+  es, of = markers(history) if history else (None, None)
+  if es is not None:
+    ax.axvline(es, color="g", ls="--", lw=2.2, alpha=0.6,
+               label=f"early stopping (best test acc), step {es}")
+    ax.axvline(of, color="r", ls=":", lw=1.4,
+               label=f"overfitting (lowest test loss), step {of}")
+  ax.set_xlabel("training step")
+  ylabel = {("accuracy",): "accuracy",
+            ("auc", "membership"): "AUC / membership probability"}.get(
+                tuple(parts), "accuracy / AUC / probability")
+  ax.set_ylabel(ylabel)
 
 
 def markers(history):
@@ -121,26 +157,16 @@ class MIAMonitor:
     """Accuracy, AUC and tracked membership probabilities over steps."""
     if not self.history:
       raise ValueError("no history to plot yet.")
-    steps = [h["step"] for h in self.history]
-    es, of = markers(self.history)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
-    a.plot(steps, [h["train_accuracy"] for h in self.history], label="train")
-    a.plot(steps, [h["test_accuracy"] for h in self.history], label="test")
-    a.set_ylabel("accuracy")
-    for name in self.attacks:
-      b.plot(steps, [h["auc"][name] for h in self.history],
-             label=f"{name} AUC")
-    for i in self.track_ids:
-      b.plot(steps, [h["membership_probability"][str(i)]
-                     for h in self.history], "--", label=f"MP id {i}")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
+    draw_history(a, self.history, ("accuracy",))
+    a.set_title("Accuracy during training")
+    draw_history(b, self.history, ("auc", "membership"))
+    b.set_title("Membership inference during training")
     for ax in (a, b):
-      ax.axvline(es, color="g", ls=":", label="ES")
-      ax.axvline(of, color="r", ls=":", label="OF")
-      ax.set_xlabel("step")
-      ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+      figures.legend_outside(ax)
+    out_dir, name = os.path.split(path)
+    figures.save(fig, out_dir or ".", os.path.splitext(name)[0],
+                 title="Memorization during training (Figure 2)")
 
 
 class KerasMIACallback(tf.keras.callbacks.Callback):

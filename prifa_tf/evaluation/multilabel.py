@@ -18,6 +18,7 @@ import numpy as np
 from prifa_tf import attacks as attacks_lib
 from prifa_tf.data import celeba
 from prifa_tf.fairness import celeba_bias
+from prifa_tf.reporting import figures
 
 DEFAULT_ATTACKS = ("threshold", "threshold_entropy")
 HIGH_SKEW = 0.8
@@ -109,6 +110,6 @@ def plots(rows, out_dir):
     ax.set_ylabel(label)
   axes[0].set_title("Per-attribute MIA vs skewness")
   axes[1].set_title("Per-attribute AP vs skewness")
-  fig.tight_layout()
-  fig.savefig(os.path.join(out_dir, "attributes_vs_skewness.png"), dpi=120)
-  plt.close(fig)
+  figures.save(fig, out_dir, "attributes_vs_skewness",
+               title="CelebA attributes against their gender skewness "
+               "(dotted: high skew)")

@@ -38,6 +38,7 @@ from prifa_tf.data import subsets
 from prifa_tf.data import tfds_loader
 from prifa_tf.data.image_set import ImageSet
 from prifa_tf.evaluation import multilabel
+from prifa_tf.reporting import figures
 from prifa_tf.reporting import provenance
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.training import datasets
@@ -79,20 +80,18 @@ def _plots(outcomes, member_probs, nonmember_probs, out_dir):
   ax.set_xlabel("false positive rate")
   ax.set_ylabel("true positive rate")
   ax.set_title("Membership inference ROC")
-  ax.legend(fontsize=7)
-  fig.tight_layout()
-  fig.savefig(os.path.join(out_dir, "mia_roc.png"), dpi=120)
-  plt.close(fig)
-  fig, ax = plt.subplots(figsize=(4.5, 3.2))
-  bins = np.linspace(0, 1, 21)
-  ax.hist(member_probs, bins=bins, alpha=0.6, label="members", density=True)
-  ax.hist(nonmember_probs, bins=bins, alpha=0.6, label="non-members",
-          density=True)
-  ax.set_xlabel("membership probability (privacy risk score)")
-  ax.legend()
-  fig.tight_layout()
-  fig.savefig(os.path.join(out_dir, "risk_score_hist.png"), dpi=120)
-  plt.close(fig)
+  figures.legend_outside(ax)
+  figures.save(fig, out_dir, "mia_roc")
+  fig, ax = plt.subplots(figsize=(5.5, 3.4))
+  bins = np.linspace(0, 1, 51)
+  ax.hist(member_probs, bins=bins, alpha=0.55, label="members", density=True)
+  ax.hist(nonmember_probs, bins=bins, alpha=0.55, label="non-members",
+          density=True, histtype="stepfilled")
+  ax.set_xlabel("membership probability (Song & Mittal privacy risk score)")
+  ax.set_ylabel("density")
+  ax.set_title("Privacy risk scores: members vs non-members")
+  figures.legend_outside(ax)
+  figures.save(fig, out_dir, "risk_score_hist")
 
 
 def _find(top, name, limit=3):

@@ -14,6 +14,7 @@ import numpy as np
 
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps.spec import RunSpec
 
@@ -61,18 +62,25 @@ def _figure(agg, out_dir, stem, title, order):
              ("skew_bias", "bias (Eq. 1)"), ("harmonic_score", "HS")]
   fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
   x = np.arange(len(order))
-  for (dataset, private), g in agg.groupby(["dataset", "private"], sort=False):
+  arms = agg.groupby(["dataset", "private"], sort=False)
+  for k, ((dataset, private), g) in enumerate(arms):
     g = g.set_index("step").reindex(order)
-    label = f"{dataset} {'DP (eps 8)' if private else 'non-private'}"
+    label = (f"{dataset} {'DP (ε 8)' if private else 'non-private'} "
+             "(median ± std)")
+    shift = 0.08 * (k - (arms.ngroups - 1) / 2)  # Arms side by side.
     for ax, (m, _) in zip(axes, metrics):
       if m in g:
-        ax.errorbar(x, g[m], yerr=g.get(f"{m}_std"), marker="o",
-                    capsize=2, label=label)
+        ax.errorbar(x + shift, g[m], yerr=g.get(f"{m}_std"),
+                    marker="osd^v<>"[k % 7], capsize=2, alpha=0.85,
+                    label=label)
   for ax, (_, ylabel) in zip(axes, metrics):
     ax.set_xticks(x)
     ax.set_xticklabels(order, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel(ylabel)
-  axes[0].legend(fontsize=7)
+    ax.set_title(ylabel)
+    ax.set_xlabel("technique added (cumulative)" if stem == "ablation" else
+                  "technique")
+  figures.legend_outside(axes[-1])
   return exp.save_figure(fig, out_dir, stem, title=title)
 
 

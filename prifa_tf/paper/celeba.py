@@ -18,6 +18,7 @@ import numpy as np
 
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps import runner
 from prifa_tf.sweeps.spec import RunSpec
@@ -101,7 +102,7 @@ def _report(df, args, out_dir):
     ax.set_ylabel("deterioration over baseline (% AP)")
     ax.set_title(f"Figure 7: +GT+DP vs Baseline per attribute "
                  f"({args.scale.name} scale)", fontsize=9)
-    ax.legend(fontsize=7)
+    figures.legend_outside(ax)
     files += exp.save_figure(fig, out_dir, "figure7")
   return files
 

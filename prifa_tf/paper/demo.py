@@ -59,6 +59,8 @@ def _report(df, args, out_dir):
     ax.set_xticks(x)
     ax.set_xticklabels(labels, fontsize=7)
     ax.set_title(title, fontsize=9)
+    ax.set_ylabel(title, fontsize=8)
+    ax.set_xlabel("run (median over seeds)", fontsize=8)
   return files + exp.save_figure(
       fig, out_dir, "demo", title="DP-SAT vs SAM with all generalization "
       f"techniques ({args.scale.name} scale)")

@@ -15,9 +15,11 @@ import dataclasses
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+import numpy as np
 
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps.spec import RunSpec
 
@@ -106,15 +108,20 @@ def _report(df, args, out_dir):
   panels = [("test_accuracy", "accuracy"), ("auc_used_for_hs", "MIA AUC"),
             ("skew_bias", "bias (Eq. 1)"), ("harmonic_score", "HS")]
   fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
-  for (dataset, private), g in agg.groupby(["dataset", "private"],
-                                           sort=False):
+  arms = agg.groupby(["dataset", "private"], sort=False)
+  step = max(float(np.diff(sorted(set(agg["removed"]))).min(initial=1.0))
+             if agg["removed"].nunique() > 1 else 1.0, 1.0)
+  for k, ((dataset, private), g) in enumerate(arms):
+    shift = 0.04 * step * (k - (arms.ngroups - 1) / 2)  # Side by side.
     for ax, (m, label) in zip(axes, panels):
-      ax.errorbar(g["removed"], g[m], yerr=g[f"{m}_std"], marker="o",
-                  capsize=2,
-                  label=f"{dataset} {'DP' if private else 'non-private'}")
+      ax.errorbar(g["removed"] + shift, g[m], yerr=g[f"{m}_std"],
+                  marker="osd^v<>"[k % 7], capsize=2, alpha=0.85,
+                  label=f"{dataset} {'DP' if private else 'non-private'} "
+                  "(median ± std)")
       ax.set_ylabel(label)
+      ax.set_title(label)
       ax.set_xlabel("training examples removed")
-  axes[0].legend(fontsize=7)
+  figures.legend_outside(axes[-1])
   return files + exp.save_figure(
       fig, out_dir, "onion", title="Onion effect: removing the riskiest "
       f"examples layer by layer ({args.scale.name} scale)")

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 from prifa_tf.evaluation import mia_monitor
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import figures
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps import runner
@@ -80,25 +81,12 @@ def _report(df, args, out_dir):
       if not os.path.exists(path):
         continue
       hist = sorted(results_lib.read_json(path), key=lambda h: h["step"])
-      steps = [h["step"] for h in hist]
-      ax.plot(steps, [h["train_accuracy"] for h in hist], label="train acc")
-      ax.plot(steps, [h["test_accuracy"] for h in hist], label="test acc")
-      ax.plot(steps, [max(h["auc"].values()) for h in hist], label="MIA AUC")
-      for tracked in (hist[-1]["membership_probability"] if hist else {}):
-        ax.plot(steps, [h["membership_probability"][tracked] for h in hist],
-                ls="--", label=f"MP of id {tracked}")
-      es, of = mia_monitor.markers(hist)
-      if es is not None:
-        ax.axvline(es, color="g", ls=":", label=f"ES @ {es}")
-        ax.axvline(of, color="r", ls=":", label=f"OF @ {of}")
+      mia_monitor.draw_history(ax, hist)
       privacy = "DP" if row.private else "non-private"
-      last = hist[-1] if hist else None
-      ax.set_title(f"{row.arm}, {privacy}" + (
-          f"\nAUC {max(last['auc'].values()):.3f}" if last else ""),
-                   fontsize=9)
-      ax.set_xlabel("step")
+      ax.set_title(f"{row.arm}, {privacy}\nfinal max MIA AUC "
+                   f"{row.max_auc:.3f} (evaluation)", fontsize=9)
       ax.set_ylim(0, 1)
-    axes[0][0].legend(fontsize=6)
+    figures.legend_outside(axes[0][-1])
     files += exp.save_figure(
         fig, out_dir, f"timeline_{dataset}_seed{seed}",
         title=f"{dataset}: memorization during training (Figure 2; "

@@ -48,7 +48,8 @@ class FnrTest(absltest.TestCase):
   def test_tiny_study(self):
     fixtures.quiet_tf()
     out = self.create_tempdir().full_path
-    df = fnr_study.run(out, fnr_study.TINY, log=lambda _: None)
+    with fixtures.saved_figures() as saved:
+      df = fnr_study.run(out, fnr_study.TINY, log=lambda _: None)
     self.assertEqual(df["arm"].tolist(), list(fnr_study.ARMS))
     rows = df.set_index("arm")
     scale = fnr_study.TINY
@@ -64,8 +65,11 @@ class FnrTest(absltest.TestCase):
     for arm in fnr_study.ARMS:
       self.assertGreaterEqual(rows.loc[arm, "pgd_test_loss"],
                               rows.loc[arm, "clean_test_loss"] - 1e-6)
-    for f in ("fnr.csv", "fnr.md", "fnr.png"):
+    for f in ("fnr.csv", "fnr.md"):
       self.assertTrue(os.path.exists(os.path.join(out, f)), f)
+    fixtures.assert_figure(self, saved, "fnr.png",
+                           ["dp majority", "dp minority", "majority",
+                            "minority", "clean", "PGD"], out_dir=out)
 
 
 if __name__ == "__main__":

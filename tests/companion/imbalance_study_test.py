@@ -44,7 +44,8 @@ class ImbalanceStudyTest(absltest.TestCase):
     with tfds.testing.mock_data(num_examples=400,
                                 policy=tfds.testing.MockPolicy.USE_CODE):
       data = study.load_data(study.TINY, None)
-    df = study.run(out, study.TINY, data=data, log=lambda _: None)
+    with fixtures.saved_figures() as saved:
+      df = study.run(out, study.TINY, data=data, log=lambda _: None)
     self.assertLen(df, len(study.runs(study.TINY)))
     private = df[df["noise_multiplier"].notna()]
     self.assertTrue(df[df["noise_multiplier"].isna()]["epsilon"].isna().all())
@@ -58,8 +59,8 @@ class ImbalanceStudyTest(absltest.TestCase):
                 "delta_eo"):
       self.assertTrue(df[col].between(0, 1).all(), col)
     for k in range(1, 6):
-      self.assertTrue(os.path.exists(os.path.join(
-          out, f"imbalance_fig{k}.png")), k)
+      fixtures.assert_figure(self, saved, f"imbalance_fig{k}.png",
+                             out_dir=out)
     groups = os.path.join(out, "runs", "female70", "z0.7", "S5",
                           study.GROUPS_FILE)
     self.assertTrue(os.path.exists(groups))

@@ -36,8 +36,9 @@ class PastStudyTest(absltest.TestCase):
     fixtures.quiet_tf()
     out = self.create_tempdir().full_path
     lines = []
-    df = past_study.run(out, "cifar10", past_study.TINY, parts=parts(),
-                        log=lines.append)
+    with fixtures.saved_figures() as saved:
+      df = past_study.run(out, "cifar10", past_study.TINY, parts=parts(),
+                          log=lines.append)
     names = [a.name for a in past_study.arms(past_study.TINY, "cifar10")]
     self.assertEqual(df["arm"].tolist(), names)
     self.assertIn("L2+PAST_alpha1.5", names)
@@ -50,8 +51,16 @@ class PastStudyTest(absltest.TestCase):
         out, "arms", "PAST_alpha1", "result.json"))
     self.assertLen(past_row["history"], past_study.TINY.tune_epochs)
     self.assertIn("no ε is claimed", past_row["privacy"])
-    for f in ("past.csv", "past.md", "past_tradeoff.png", "past_tuning.png"):
+    for f in ("past.csv", "past.md"):
       self.assertTrue(os.path.exists(os.path.join(out, f)), f)
+    # PAST's α grid is one line; vanilla, L1, L2 and L2+PAST are points of
+    # their own (not joined to the PAST line).
+    fixtures.assert_figure(
+        self, saved, "past_tradeoff.png",
+        ["PAST (α grid, from base)", "vanilla", "L1_lam", "L2_lam",
+         "L2+PAST_alpha1.5 (PAST on L2"], out_dir=out)
+    fixtures.assert_figure(self, saved, "past_tuning.png", ["PAST_alpha1"],
+                           out_dir=out)
     again = []
     past_study.run(out, "cifar10", past_study.TINY, parts=parts(),
                    log=again.append)

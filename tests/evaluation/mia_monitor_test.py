@@ -38,8 +38,17 @@ class MIAMonitorTest(absltest.TestCase):
                                    "cifar10", every=2, workdir=workdir)
     self.assertLen(again.history, 3)
     path = os.path.join(workdir, "fig2.png")
-    monitor.plot(path)
-    self.assertGreater(os.path.getsize(path), 1000)
+    with fixtures.saved_figures() as saved:
+      monitor.plot(path)
+    fixtures.assert_figure(
+        self, saved, "fig2.png",
+        ["train accuracy", "test accuracy", "MIA AUC (threshold attack)",
+         "membership probability of id 3", "membership probability of id 5",
+         "early stopping (best test acc), step",
+         "overfitting (lowest test loss), step"], out_dir=workdir)
+    # The right panel has its own y label (a reviewer asked).
+    right = saved["fig2.png"].axes[1]
+    self.assertEqual(right.get_ylabel(), "AUC / membership probability")
 
   def test_keras_callback(self):
     data = fixtures.synthetic_run_data(n=32)

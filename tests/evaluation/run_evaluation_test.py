@@ -20,12 +20,19 @@ class RunEvaluationTest(absltest.TestCase):
     data = fixtures.synthetic_run_data(n=48)
     fixtures.make_trainer(workdir, data=data, steps=3, ema_decay=0.9,
                           eval_weights="ema").run()
-    report = run_evaluation.evaluate_workdir(
-        workdir, ["threshold", "threshold_entropy", "lr"], data=data,
-        log=lambda _: None)
-    for name in ("eval.json", "attacks.csv", "risk_scores.csv",
-                 "mia_roc.png", "risk_score_hist.png"):
+    with fixtures.saved_figures() as saved:
+      report = run_evaluation.evaluate_workdir(
+          workdir, ["threshold", "threshold_entropy", "lr"], data=data,
+          log=lambda _: None)
+    for name in ("eval.json", "attacks.csv", "risk_scores.csv"):
       self.assertTrue(os.path.exists(os.path.join(workdir, name)), name)
+    # Both figures read back: every attack's ROC (AUC in its label), and
+    # the members' and non-members' risk-score histograms.
+    fixtures.assert_figure(self, saved, "mia_roc.png",
+                           ["threshold (AUC", "threshold_entropy (AUC",
+                            "lr (AUC"], out_dir=workdir)
+    fixtures.assert_figure(self, saved, "risk_score_hist.png",
+                           ["members", "non-members"], out_dir=workdir)
     on_disk = results_lib.read_json(os.path.join(workdir, "eval.json"))
     # The headline scalars, read back, equal eval.json's.
     scalars = fixtures.read_scalars(os.path.join(workdir, "tensorboard",

@@ -73,10 +73,17 @@ class TinySweepsTest(absltest.TestCase):
                        zip(*ax.get_legend_handles_labels())]
                       for ax in fig.axes])
       return real_save(fig, *rest, **kwargs)
-    with mock.patch.object(exp, "save_figure", capture):
+    with mock.patch.object(exp, "save_figure", capture), \
+        fixtures.saved_figures() as saved:
       files = experiment.report(df, a, out)
     for f in files:
       self.assertGreater(os.path.getsize(f), 100, f)
+    # Every figure the report saved passes a reviewer's read-back: title,
+    # axis labels, no empty panel or series, markers on one-point series,
+    # no legend over data; and it is there as PNG and PDF.
+    for name in saved:
+      if name.endswith(".png"):
+        fixtures.assert_figure(self, saved, name, out_dir=out)
     self.check_budgets(out, specs)
     return out, specs, df, files, figures
 
@@ -120,7 +127,7 @@ class TinySweepsTest(absltest.TestCase):
     self.assertIn(os.path.join(out, "ablation.png"), files)
     # One private arm on cifar10: one series of 7 steps in every panel.
     for panel in figures[0]:
-      self.assertEqual(panel, [("cifar10 DP (eps 8)", 7)])
+      self.assertEqual(panel, [("cifar10 DP (ε 8) (median ± std)", 7)])
 
   def test_table4_dpsgd_and_dpsat_over_epsilon(self):
     a = args(privacy="private", datasets=["cifar10"], epsilons=[1.0, 8.0])
@@ -137,7 +144,8 @@ class TinySweepsTest(absltest.TestCase):
       self.assertAlmostEqual(row["difference_pct"],
                              row["accuracy_pct"] - row["paper_accuracy_pct"])
     labels = {label for panel in figures[0] for label, _ in panel}
-    self.assertTrue({"DP-SGD (ours)", "DP-SAT (ours)"} <= labels, labels)
+    self.assertTrue({"DP-SGD (ours, median ± std)",
+                     "DP-SAT (ours, median ± std)"} <= labels, labels)
     for panel in figures[0]:
       for _, points in panel:
         self.assertGreater(points, 0)
@@ -159,7 +167,8 @@ class TinySweepsTest(absltest.TestCase):
       self.assertAlmostEqual(row["skew_bias"], np.median(want))
     # One series per skew, each with a point per budget, in every panel.
     for panel in figures[0]:
-      self.assertEqual(sorted(panel), [("skew 75%", 1), ("skew 95%", 1)])
+      self.assertEqual(sorted(panel), [("skew 75% (median ± std)", 1),
+                                       ("skew 95% (median ± std)", 1)])
 
   def test_onion_layers_remove_ids(self):
     a = args(privacy="nonprivate", datasets=["cifar10"], layers=2)
@@ -225,7 +234,8 @@ class TinySweepsTest(absltest.TestCase):
       self.assertAlmostEqual(row["test_accuracy"], want)
     self.assertIn(os.path.join(out, "individual.png"), files)
     for panel in figures[0]:
-      self.assertEqual(panel, [("cifar10 DP (eps 8)", len(specs))])
+      self.assertEqual(panel, [("cifar10 DP (ε 8) (median ± std)",
+                                len(specs))])
 
   def test_celeba_on_mock_data(self):
     a = args(privacy="nonprivate",

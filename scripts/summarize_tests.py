@@ -55,6 +55,16 @@ def check_demo(out, status):
   for arm in ("DP-SAT + GT", "SAM + GT"):
     if arm not in text:
       problems.append(f"{table} has no row for {arm}")
+  page = os.path.join(out, "report.md")
+  if not os.path.exists(page):
+    problems.append(f"no {page}")
+  else:
+    with open(page) as f:
+      text = f.read()
+    for wanted in ("![demo](demo.png)", "| cifar10s/eps8/seed0 | done |",
+                   "| cifar10s/nonprivate/seed0 | done |"):
+      if wanted not in text:
+        problems.append(f"{page} lacks {wanted!r}")
   runs = os.path.join(out, "runs")
   found = 0
   for root, _, files in os.walk(runs):

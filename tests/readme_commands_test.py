@@ -120,7 +120,8 @@ COMMANDS = [
     Command(".venv/bin/python experiments/ablation.py "
             "--out=sweeps/ablation_smoke", tiny=TINY_SWEEP + (
                 "--privacy=private",),
-            files=["sweeps/ablation_smoke/runs.csv"],
+            files=["sweeps/ablation_smoke/runs.csv",
+                   "sweeps/ablation_smoke/report.md"],
             why="the private arm only, for time; the non-private arm runs "
             "through the same code in scripts/smoke_experiments.sh below"),
     Command(".venv/bin/python experiments/onion.py --out=sweeps/onion "

@@ -22,6 +22,7 @@ from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
 from prifa_tf.reporting import console
 from prifa_tf.reporting import provenance
+from prifa_tf.reporting import report_page
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps import runner
@@ -160,8 +161,10 @@ def main(experiment: exp.Experiment, argv) -> int:
   if not df.empty:
     tables.write_csv(df, os.path.join(out, "runs.csv"))
   files = experiment.report(df, args, out)
+  if files:
+    files.append(_report_page(experiment, args, out, specs, df, files))
   for f in files:
-    if f.endswith(".md"):
+    if f.endswith(".md") and os.path.basename(f) != report_page.PAGE:
       with open(f) as fh:
         # The provenance footnote stays in the file (and provenance.json).
         print("".join(line for line in fh if not line.startswith(
@@ -177,6 +180,30 @@ def main(experiment: exp.Experiment, argv) -> int:
           file=sys.stderr)
     return 1
   return 0
+
+
+def _report_page(experiment, args, out, specs, df, files) -> str:
+  """``out/report.md``: the sweep's tables, figures, runs and provenance."""
+  recorded = {}
+  status_path = os.path.join(out, runner.STATUS_FILE)
+  if os.path.exists(status_path):
+    recorded = results_lib.read_json(status_path).get("runs", {})
+  rows = ({} if df.empty else
+          {r["run"]: r for r in df.to_dict("records")})
+  runs = {}
+  for s in specs:
+    row = rows.get(s.name, {})
+    rec = recorded.get(s.name, {})
+    runs[s.name] = {
+        "status": ("done" if s.name in rows else
+                   rec.get("status", "not run")),
+        "epsilon": row.get("epsilon"),
+        "epsilon_basis": row.get("epsilon_basis"),
+        "wall_time_s": rec.get("wall_time_s"),
+        "dir": runner.run_dir(out, s.name)}
+  header = (f"Scale: {args.scale.name}; seeds {args.seeds}; privacy: "
+            f"{args.privacy}; attacks: {', '.join(args.attacks)}.")
+  return report_page.write(out, experiment.title, files, runs, header)
 
 
 def run(experiment: exp.Experiment) -> None:

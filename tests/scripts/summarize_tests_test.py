@@ -76,6 +76,12 @@ class SummarizeTestsTest(absltest.TestCase):
           f.write("{}")
     proc = self.run_script("--demo", demo, "--demo_status", "0", logs,
                            "//tests/a:x_test")
+    self.assertIn("report.md", proc.stdout)  # The sweep's page is missing.
+    with open(os.path.join(demo, "report.md"), "w") as f:
+      f.write("![demo](demo.png)\n| cifar10s/eps8/seed0 | done |\n"
+              "| cifar10s/nonprivate/seed0 | done |\n")
+    proc = self.run_script("--demo", demo, "--demo_status", "0", logs,
+                           "//tests/a:x_test")
     self.assertIn("scripts/demo.sh: 1 passed, 0 failed", proc.stdout)
     self.assertEqual(proc.returncode, 0)
     proc = self.run_script("--demo", demo, "--demo_status", "1", logs,

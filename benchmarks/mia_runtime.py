@@ -89,8 +89,11 @@ def main(argv):
       summary["projected_s"][a] = proj
       print(f"{a:>18} exponent {slope:4.2f}  projected {proj:8.0f} s")
   total = sum(times[a][sizes[-1]] for a in chosen)
-  print(f"\nAll attacks at {sizes[-1]}+{sizes[-1]}: {total:.0f} s; projected "
-        f"at paper scale: {sum(summary['projected_s'].values()):.0f} s")
+  print(f"\nAll attacks at {sizes[-1]}+{sizes[-1]}: {total:.0f} s; "
+        + (f"projected at paper scale: "
+           f"{sum(summary['projected_s'].values()):.0f} s"
+           if summary["projected_s"] else
+           "no projection (it needs two --sizes to fit the power law)"))
   print(json.dumps(summary))
 
 

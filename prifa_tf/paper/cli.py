@@ -33,7 +33,8 @@ _OUT = flags.DEFINE_string("out", None, "Sweep directory (resumable).")
 _SCALE = flags.DEFINE_enum("scale", "smoke", sorted(configs.SCALES),
                            "paper: Table 1 on full data (GPUs); smoke: small "
                            "WRN on a 2,000-image subset (CPU, minutes per "
-                           "run); tiny: seconds per run (tests).")
+                           "run); tiny: a few steps on 240 images, 1-6 minutes per run on "
+                           "2 cores (tests).")
 _SEEDS = flags.DEFINE_integer(
     "seeds", None, "Seeds per configuration (default: 5 at paper scale, as "
     "the paper; 1 otherwise).")

@@ -438,8 +438,9 @@ class Trainer:
         with self.writer.as_default(step=done):
           for k, v in metrics.items():
             tf.summary.scalar(f"eval/{k}", v)
-        self.log(f"eval step {done}: " + ", ".join(
-            f"{k}={v:.4f}" for k, v in metrics.items()))
+        if done < total:  # The last one is in the "final:" line.
+          self.log(f"eval step {done}: " + ", ".join(
+              f"{k}={v:.4f}" for k, v in metrics.items()))
         if cfg.early_stopping_patience and "validation_accuracy" in metrics:
           with self._eval_weights_context():
             self.early.observe(metrics["validation_accuracy"], done,

@@ -41,6 +41,7 @@ def draw_history(ax, history, parts=("accuracy", "auc", "membership")):
 
   Every series has markers (a short history may have one point), and the
   two step markers are told apart by style and legend when they coincide.
+  Returns (early-stopping step, overfitting step) for the caller's title.
   """
   steps = [h["step"] for h in history]
   style = dict(marker="o", markersize=3)
@@ -60,14 +61,15 @@ def draw_history(ax, history, parts=("accuracy", "auc", "membership")):
   es, of = markers(history) if history else (None, None)
   if es is not None:
     ax.axvline(es, color="g", ls="--", lw=2.2, alpha=0.6,
-               label=f"early stopping (best test acc), step {es}")
+               label="early stopping (best test acc)")
     ax.axvline(of, color="r", ls=":", lw=1.4,
-               label=f"overfitting (lowest test loss), step {of}")
+               label="overfitting (lowest test loss)")
   ax.set_xlabel("training step")
   ylabel = {("accuracy",): "accuracy",
             ("auc", "membership"): "AUC / membership probability"}.get(
                 tuple(parts), "accuracy / AUC / probability")
   ax.set_ylabel(ylabel)
+  return es, of
 
 
 def markers(history):
@@ -158,10 +160,11 @@ class MIAMonitor:
     if not self.history:
       raise ValueError("no history to plot yet.")
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
-    draw_history(a, self.history, ("accuracy",))
-    a.set_title("Accuracy during training")
+    es, of = draw_history(a, self.history, ("accuracy",))
+    a.set_title(f"Accuracy during training (early stopping at step {es}, "
+                f"overfitting from step {of})", fontsize=9)
     draw_history(b, self.history, ("auc", "membership"))
-    b.set_title("Membership inference during training")
+    b.set_title("Membership inference during training", fontsize=9)
     for ax in (a, b):
       figures.legend_outside(ax)
     out_dir, name = os.path.split(path)

@@ -73,7 +73,7 @@ def _report(df, args, out_dir):
                            md)
   for (dataset, seed), g in runs.groupby(["dataset", "seed"], sort=False):
     panels = list(g.itertuples())
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6),
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.0),
                              squeeze=False)
     for ax, row in zip(axes[0], panels):
       path = os.path.join(runner.run_dir(out_dir, row.run),
@@ -81,10 +81,11 @@ def _report(df, args, out_dir):
       if not os.path.exists(path):
         continue
       hist = sorted(results_lib.read_json(path), key=lambda h: h["step"])
-      mia_monitor.draw_history(ax, hist)
+      es, of = mia_monitor.draw_history(ax, hist)
       privacy = "DP" if row.private else "non-private"
-      ax.set_title(f"{row.arm}, {privacy}\nfinal max MIA AUC "
-                   f"{row.max_auc:.3f} (evaluation)", fontsize=9)
+      ax.set_title(f"{row.arm}, {privacy}\nearly stop at step {es}, "
+                   f"overfit from step {of}\nfinal max MIA AUC "
+                   f"{row.max_auc:.3f} (evaluation)", fontsize=8)
       ax.set_ylim(0, 1)
     figures.legend_outside(axes[0][-1])
     files += exp.save_figure(

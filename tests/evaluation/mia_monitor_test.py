@@ -44,8 +44,8 @@ class MIAMonitorTest(absltest.TestCase):
         self, saved, "fig2.png",
         ["train accuracy", "test accuracy", "MIA AUC (threshold attack)",
          "membership probability of id 3", "membership probability of id 5",
-         "early stopping (best test acc), step",
-         "overfitting (lowest test loss), step"], out_dir=workdir)
+         "early stopping (best test acc)",
+         "overfitting (lowest test loss)"], out_dir=workdir)
     # The right panel has its own y label (a reviewer asked).
     right = saved["fig2.png"].axes[1]
     self.assertEqual(right.get_ylabel(), "AUC / membership probability")

@@ -63,6 +63,10 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _BACKEND = flags.DEFINE_enum("backend", None,
                              ["loky", "threading", "multiprocessing"],
                              "joblib backend of the trained attacks.")
+_FROM_SCRATCH = flags.DEFINE_bool(
+    "from_scratch", False, "Paper scale: train CIFAR-100(S) and CelebA from "
+    "scratch although the paper fine-tunes them from ImageNet (without it, "
+    "such a run needs --pretrained).")
 _DRY = flags.DEFINE_bool("dry_run", False,
                          "List the runs and their cost; train nothing.")
 _THROUGHPUT = flags.DEFINE_float(
@@ -143,6 +147,14 @@ def main(experiment: exp.Experiment, argv) -> int:
     specs = experiment.build(args)
   except (ValueError, KeyError, ConfigError) as e:
     print(f"error: {e}", file=sys.stderr)
+    return 2
+  scratch = configs.missing_pretrained([s.config for s in specs], args.scale)
+  if scratch and not _DRY.value and not _FROM_SCRATCH.value:
+    print(f"error: the paper fine-tunes {', '.join(scratch)} from an "
+          "ImageNet-pretrained WRN-28-10; pass --pretrained=CHECKPOINT (Keras "
+          "HDF5 by layer name), or --from_scratch to train from random "
+          "initialisation knowingly (results.json records the start).",
+          file=sys.stderr)
     return 2
   out = _OUT.value
   problem = _unusable_directory(out)

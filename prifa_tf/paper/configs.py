@@ -186,6 +186,20 @@ def _private_schedule(scale, dataset, n, batch, epsilon, delta):
   return _calibrated_sigma(n, batch, steps, float(epsilon), delta), steps
 
 
+# The paper fine-tunes these from an ImageNet-pretrained WRN-28-10.
+PRETRAINED_DATASETS = ("cifar100", "cifar100s", "celeb_a")
+
+
+def missing_pretrained(configs, scale: Scale) -> list:
+  """Datasets of ``configs`` that the paper fine-tunes from ImageNet but
+  that would train from scratch (paper scale only; smaller scales train
+  small models from scratch by design)."""
+  if scale.name != "paper":
+    return []
+  return sorted({c.dataset for c in configs
+                 if c.dataset in PRETRAINED_DATASETS and not c.pretrained})
+
+
 def make_config(dataset: str, epsilon: Optional[float], techniques,
                 scale: Scale, seed: int = 0, skew: float = 0.95,
                 pretrained: Optional[str] = None) -> TrainConfig:

@@ -550,6 +550,10 @@ class Trainer:
                         if self.remove_ids is not None else []),
         "metrics": final,
         "metrics_last_weights": last,
+        # Which start the weights came from (the paper fine-tunes
+        # CIFAR-100(S) and CelebA from ImageNet).
+        "initialisation": (f"pretrained: {cfg.pretrained}" if cfg.pretrained
+                           else "random (trained from scratch)"),
         "eval_weights": weights_used,
         "privacy": None if not cfg.private else {
             "epsilon": eps, "target_epsilon": cfg.target_epsilon,

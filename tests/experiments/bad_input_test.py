@@ -147,6 +147,10 @@ CASES = [
          r"is a sweep directory, not a run; pass one of its runs",
          setup=lambda w: _file_at(os.path.join(w, "runs", "a", "seed0",
                                                "results.json"))),
+    Case("paper_scale_from_scratch", "ablation",
+         lambda w: ["--scale=paper", "--datasets=cifar100", "--seeds=1"],
+         r"the paper fine-tunes cifar100 from an ImageNet-pretrained.*"
+         r"--from_scratch", workdir_arg="--out"),
     Case("sweep_out_is_a_file", "ablation", lambda w: ["--scale=tiny"],
          r"--out .* is a file", setup=_file_at, workdir_arg="--out"),
     Case("corrupt_tfrecord", "train",

@@ -32,6 +32,18 @@ class ConfigsTest(absltest.TestCase):
     self.assertEqual(configs.make_config(
         "cifar10s", 8.0, ("PA",), configs.PAPER).eval_weights, "ema")
 
+  def test_paper_scale_needs_the_imagenet_start(self):
+    paper = [configs.make_config(d, 8.0, configs.ALL, configs.PAPER)
+             for d in ("cifar10", "cifar100s", "celeb_a")]
+    self.assertEqual(configs.missing_pretrained(paper, configs.PAPER),
+                     ["celeb_a", "cifar100s"])
+    given = [configs.make_config("cifar100", 8.0, configs.ALL,
+                                 configs.PAPER, pretrained="/ckpt.h5")]
+    self.assertEqual(configs.missing_pretrained(given, configs.PAPER), [])
+    smoke = [configs.make_config("cifar100", 8.0, configs.ALL,
+                                 configs.SMOKE)]
+    self.assertEqual(configs.missing_pretrained(smoke, configs.SMOKE), [])
+
   def test_table1_private_settings(self):
     for eps, sigma in {1: 10.0, 2: 6.0, 4: 4.0, 8: 3.0}.items():
       cfg = configs.make_config("cifar10", eps, configs.ALL, configs.PAPER)

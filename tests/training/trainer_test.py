@@ -167,6 +167,7 @@ class TrainerTest(absltest.TestCase):
   def test_training_statistics_are_labelled_not_private(self):
     workdir = self.create_tempdir().full_path
     res = fixtures.make_trainer(workdir, steps=2).run()
+    self.assertEqual(res["initialisation"], "random (trained from scratch)")
     self.assertIn("not private", res["last_batch_note"])
     self.assertIn("clipped_fraction", res["last_batch"])
     notes = fixtures.read_descriptions(os.path.join(workdir, "tensorboard"))

@@ -26,9 +26,11 @@ if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) els
   fi
 fi
 
+did=0  # Whether this call installed anything (else it prints nothing).
 stamp=.venv/.prifa_requirements
 want="$(cat requirements.txt requirements-nodeps.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  did=1
   echo "[setup] creating .venv and installing requirements (several minutes the first time)"
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
@@ -48,5 +50,8 @@ if [ "$(cat "$stamp.installed" 2>/dev/null)" != "$installed" ]; then
     exit 1
   fi
   echo "$installed" > "$stamp.installed"
+  did=1
 fi
-echo "[setup] ready: $(.venv/bin/python --version), $(bazel --version 2>/dev/null | head -1)"
+if [ "$did" = 1 ] || [ ${#need_apt[@]} -gt 0 ]; then
+  echo "[setup] ready: $(.venv/bin/python --version), $(bazel --version 2>/dev/null | head -1)"
+fi

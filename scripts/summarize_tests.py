@@ -10,6 +10,7 @@ results.json.
 """
 
 import os
+import re
 import sys
 import xml.etree.ElementTree as ET
 
@@ -74,6 +75,33 @@ def check_demo(out, status):
         problems.append(f"{root} has no results.json")
   if found < 2:
     problems.append(f"{runs} holds {found} runs, not 2")
+  return problems + check_demo_log(
+      os.path.join(os.path.dirname(os.path.abspath(out)), "demo.log"))
+
+
+# Lines that are not the toolkit's own: TF's C++ log, absl's log prefix,
+# Python warnings and tracebacks.
+NOISE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |"
+                   r"^[IWEF]\d{4} \d\d:\d\d:\d\d|Warning: |warnings\.warn|"
+                   r"^Traceback ")
+MAX_DEMO_LINES = 30
+
+
+def check_demo_log(path):
+  """The demo's output beside its directory: at most 30 lines, all the
+  toolkit's own (issue 18). No log (a demo run by hand): nothing to check."""
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    lines = f.read().splitlines()
+  problems = []
+  if len(lines) > MAX_DEMO_LINES:
+    problems.append(f"{path} has {len(lines)} lines (at most "
+                    f"{MAX_DEMO_LINES} at the default verbosity)")
+  noise = [l for l in lines if NOISE.search(l)]
+  if noise:
+    problems.append(f"{path} has {len(noise)} line(s) that are not the "
+                    f"toolkit's own, e.g. {noise[0][:120]!r}")
   return problems
 
 

@@ -196,8 +196,6 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
       logits_train, train.labels, train.ids, logits_held,
       held_out.labels, held_out.ids)
   members = full.subsample(max_examples, seed, balanced=balanced)
-  log(f"Attacking with {len(members.ids_train)} members and "
-      f"{len(members.ids_test)} non-members: {', '.join(attacks)}")
   report = {
       "workdir": os.path.abspath(workdir),
       "provenance": provenance.collect(),
@@ -368,7 +366,8 @@ def format_table(report) -> str:
   ``attacks.csv`` and ``eval.json``.
   """
   u, m = report["utility"], report["mia"]
-  lines = ["MIA AUC " + ", ".join(
+  lines = [f"MIA AUC ({m['members']} members, {m['non_members']} "
+           "non-members) " + ", ".join(
       f"{row['attack']} {row['auc']:.3f}" + (
           f" ({row['wall_time_s']:.0f} s)" if row["wall_time_s"] >= 1 else "")
       for row in report["attacks"].values()) + " (all metrics: attacks.csv)"]

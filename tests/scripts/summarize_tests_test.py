@@ -88,6 +88,20 @@ class SummarizeTestsTest(absltest.TestCase):
                            "//tests/a:x_test")
     self.assertIn("exited 1", proc.stdout)
     self.assertEqual(proc.returncode, 1)
+    # The demo's log beside it: 30 lines at most, all the toolkit's own.
+    log = os.path.join(os.path.dirname(demo), "demo.log")
+    with open(log, "w") as f:
+      f.write("Demo: ...\n" * 30)
+    proc = self.run_script("--demo", demo, "--demo_status", "0", logs,
+                           "//tests/a:x_test")
+    self.assertIn("scripts/demo.sh: 1 passed, 0 failed", proc.stdout)
+    with open(log, "a") as f:
+      f.write("I1202 17:04:40.155747 1396 membership_inference_attack.py:346]"
+              " Running attack\n")
+    proc = self.run_script("--demo", demo, "--demo_status", "0", logs,
+                           "//tests/a:x_test")
+    self.assertIn("has 31 lines", proc.stdout)
+    self.assertIn("not the toolkit's own", proc.stdout)
 
 
 if __name__ == "__main__":

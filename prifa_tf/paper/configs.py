@@ -269,6 +269,7 @@ def make_config(dataset: str, epsilon: Optional[float], techniques,
         else "sgd",
         val_size=scale.val_size,
         early_stopping_patience=scale.early_stopping_patience)
-  # About three progress lines per run in a log (a terminal shows a bar).
-  cfg = dataclasses.replace(cfg, log_every=max(10, cfg.steps // 3))
+  # About three progress lines per run in a log (a terminal shows a bar);
+  # runs that stop at their ε (steps unknown here) log every 10 steps.
+  cfg = dataclasses.replace(cfg, log_every=max(10, -(-(cfg.steps or 0) // 3)))
   return cfg.validate()

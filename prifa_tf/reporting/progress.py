@@ -17,10 +17,19 @@ from tqdm import tqdm
 
 
 def bar(total: int, desc: str = "", initial: int = 0, unit: str = "step",
-        leave: bool = False) -> tqdm:
-  return tqdm(total=total, initial=initial, desc=desc or None, unit=unit,
-              leave=leave, file=sys.stderr, disable=None, dynamic_ncols=True,
-              mininterval=0.5)
+        leave: bool = False, enabled: Optional[bool] = None) -> tqdm:
+  """A tqdm bar on stderr; ``enabled=None``: only on a terminal.
+
+  ``bar(...).disable`` is truthy exactly when no bar is shown, so callers
+  print their plain progress lines then.
+  """
+  disable = True if enabled is False else (None if enabled is None
+                                            else False)
+  made = tqdm(total=total, initial=initial, desc=desc or None, unit=unit,
+              leave=leave, file=sys.stderr, disable=disable,
+              dynamic_ncols=True, mininterval=0.5)
+  made.disable = bool(made.disable)
+  return made
 
 
 @contextlib.contextmanager

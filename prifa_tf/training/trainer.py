@@ -363,9 +363,11 @@ class Trainer:
                 if cfg.private else ""))
     t0 = time.time()
     clock = progress.StepClock(start, total)
-    # A bar on a terminal only (logs and tests get the step lines below).
-    bar = progress.bar(total, initial=start, desc=f"{cfg.model} training")
+    # A bar only on a terminal and with the default printer (logs, sweeps'
+    # prefixed printers and tests get the step lines below).
     log = self.log
+    bar = progress.bar(total, initial=start, desc=f"{cfg.model} training",
+                       enabled=None if log is print else False)
 
     def say(line):
       with progress.printing_over(bar):

@@ -1,6 +1,6 @@
 r"""The imbalance study (seed 004) at smoke scale on TFDS mock CelebA.
 
-  PYTHONPATH=. .venv/bin/python benchmarks/imbalance_smoke_mock.py \
+  .venv/bin/python benchmarks/imbalance_smoke_mock.py \
       --out=sweeps/imbalance_smoke_mock
 
 CelebA cannot be downloaded on these machines, so this runs the smoke

@@ -1,6 +1,6 @@
 r"""Peak memory of one logical batch vs one physical batch, side by side.
 
-  PYTHONPATH=. .venv/bin/python benchmarks/logical_batch_memory.py \
+  .venv/bin/python benchmarks/logical_batch_memory.py \
       --model=wrn_16_4 --physical=32 --logical=4096
 
 Runs, each in a fresh subprocess, one private logical step with logical

@@ -1,6 +1,6 @@
 r"""Wall time of each TF-Privacy attack against the attack-set size.
 
-  PYTHONPATH=. .venv/bin/python benchmarks/mia_runtime.py \
+  .venv/bin/python benchmarks/mia_runtime.py \
       --sizes=2000,10000 --attacks=all --backend=loky
 
 Runs each attack through ``prifa_tf.attacks.run`` on members + non-members

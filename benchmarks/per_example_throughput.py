@@ -1,7 +1,7 @@
 r"""Private vs non-private training throughput, measured side by side.
 
-  PYTHONPATH=. .venv/bin/python benchmarks/per_example_throughput.py
-  PYTHONPATH=. .venv/bin/python benchmarks/per_example_throughput.py \
+  .venv/bin/python benchmarks/per_example_throughput.py
+  .venv/bin/python benchmarks/per_example_throughput.py \
       --model=wrn_16_4 --batch=32 --augmult=1,16 --repeats=3
 
 For each K in --augmult it times, interleaved in one process (this machine is

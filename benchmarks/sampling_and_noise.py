@@ -1,7 +1,7 @@
 r"""Poisson vs shuffled batches, and secure vs seeded noise: step-time ratios.
 
-  PYTHONPATH=. .venv/bin/python benchmarks/sampling_and_noise.py
-  PYTHONPATH=. .venv/bin/python benchmarks/sampling_and_noise.py \
+  .venv/bin/python benchmarks/sampling_and_noise.py
+  .venv/bin/python benchmarks/sampling_and_noise.py \
       --model=wrn_16_4 --augmult=1,16 --rounds=5
 
 For each K in --augmult, three private Trainers on the same synthetic

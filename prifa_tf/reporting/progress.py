@@ -54,13 +54,12 @@ def format_seconds(seconds: Optional[float]) -> str:
 class StepClock:
   """Steady-state throughput and ETA of a training loop."""
 
-  def __init__(self, start_step: int, total_steps: int):
+  def __init__(self, total_steps: int):
     self.total = total_steps
     self.begin = time.time()
     self._first_done: Optional[float] = None  # wall time after 1st step
     self._steps_after_first = 0
     self._step_seconds = 0.0   # time inside steps after the first
-    self._start_step = start_step
 
   def step_done(self, seconds: float) -> None:
     """Records one step that took ``seconds`` (training only)."""

@@ -362,7 +362,7 @@ class Trainer:
                                " against someone without them")
                 if cfg.private else ""))
     t0 = time.time()
-    clock = progress.StepClock(start, total)
+    clock = progress.StepClock(total)
     # A bar only on a terminal and with the default printer (logs, sweeps'
     # prefixed printers and tests get the step lines below).
     log = self.log

@@ -202,7 +202,7 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
       "training_provenance": run.get("provenance"),
       "config": cfg.to_dict(),
       "privacy_budget": run["privacy"],
-      "audit": run.get("audit"),
+      **({"audit": run["audit"]} if run.get("audit") else {}),
       "utility": {"train_accuracy": train_acc, "test_accuracy": test_acc,
                   "generalization_gap": metrics.generalization_gap(
                       train_acc, test_acc)},

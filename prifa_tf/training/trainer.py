@@ -539,7 +539,7 @@ class Trainer:
     cfg = self.cfg
     summary = None if audit is None else {
         k: v for k, v in audit.items() if not k.startswith("canary_")}
-    return {
+    out = {
         "status": "completed",
         "provenance": provenance.collect(),
         "config": cfg.to_dict(),
@@ -576,10 +576,9 @@ class Trainer:
             # The empirical lower bound beside the claimed ε (issue 8).
             "epsilon_lower_bound": (summary or {}).get(
                 "epsilon_lower_bound"),
-            "audit": (f"see {AUDIT_FILE}" if summary else
-                      "not audited (audit_canaries=0)"),
+            "audit": (f"see {AUDIT_FILE} and the top-level \"audit\"" if
+                      summary else "not audited (audit_canaries=0)"),
         },
-        "audit": summary,
         "last_batch": last_stats if cfg.log_training_stats else {},
         "last_batch_note": NOT_PRIVATE,
         "seed": cfg.seed,
@@ -587,6 +586,9 @@ class Trainer:
         "replicas": self.engine.replicas,
         "weights_file": "final_eval_weights.h5",  # HDF5, by layer name.
     }
+    if summary is not None:  # An unaudited run says so in "privacy" only.
+      out["audit"] = summary
+    return out
 
 
 NOT_PRIVATE = ("not private: computed from the training batch without noise "

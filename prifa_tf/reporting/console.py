@@ -68,10 +68,7 @@ def setup(argv=None) -> bool:
   # absl's app.run applies the --verbosity flag's default (INFO) after
   # parsing; keep WARNING unless the flag was given.
   from absl import flags  # pylint: disable=g-import-not-at-top
-  try:
-    flags.FLAGS.set_default("verbosity", absl_logging.WARNING)
-  except (KeyError, AttributeError):
-    pass
+  flags.FLAGS.set_default("verbosity", absl_logging.WARNING)
   return False
 
 
@@ -93,6 +90,15 @@ def first_line(error: BaseException, limit: int = 300) -> str:
   return (line[:limit] + " ...") if len(line) > limit else line
 
 
+def write_traceback(error: BaseException, directory: str) -> str:
+  """Writes ``error``'s traceback to ``directory/error.txt``; its path."""
+  os.makedirs(directory, exist_ok=True)
+  path = os.path.join(directory, ERROR_FILE)
+  with open(path, "w") as f:
+    f.write("".join(traceback.format_exception(error)))
+  return path
+
+
 def report_crash(error: BaseException, directory: Optional[str],
                  verbose: bool) -> str:
   """Writes the traceback to ``directory/error.txt``; returns one line.
@@ -104,10 +110,7 @@ def report_crash(error: BaseException, directory: Optional[str],
   path = None
   if directory:
     try:
-      os.makedirs(directory, exist_ok=True)
-      path = os.path.join(directory, ERROR_FILE)
-      with open(path, "w") as f:
-        f.write(trace)
+      path = write_traceback(error, directory)
     except OSError:
       path = None
   if path is None:

@@ -17,7 +17,6 @@ import csv
 import dataclasses
 import os
 import time
-import traceback
 from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
@@ -273,10 +272,7 @@ def _run_sweep(out_dir, specs, dry_run, data_dir, backend, throughput, log,
       bad.add(spec.name)
       message = f"{type(e).__name__}: {console.first_line(e)}"
       status[spec.name] = {"status": "failed", "error": message}
-      workdir = run_dir(out_dir, spec.name)
-      os.makedirs(workdir, exist_ok=True)
-      with open(os.path.join(workdir, "error.txt"), "w") as f:
-        f.write(traceback.format_exc())
+      console.write_traceback(e, run_dir(out_dir, spec.name))
       log(f"{head}: FAILED ({message}); the sweep goes on.")
     _write_status(status_path, status)
   if dry_run:

@@ -127,6 +127,17 @@ COMMANDS = [
     Command(".venv/bin/python experiments/onion.py --out=sweeps/onion "
             "--scale=paper --dry_run --throughput=6000",
             expect=r" h at 6000"),
+    Command(".venv/bin/python experiments/import_jax_privacy.py "
+            "--checkpoint=wrn_28_10_imagenet32.npz --model=wrn_28_10 "
+            "--num_classes=100 --out=pretrained/wrn_28_10_imagenet32.h5",
+            tiny=("--model=wrn_10_1",),
+            before=[".venv/bin/python tests/models/haiku_tree.py "
+                    "--out=wrn_28_10_imagenet32.npz --depth=10 --width=1"],
+            files=["pretrained/wrn_28_10_imagenet32.h5"],
+            expect=r"skipped: Softmax \(head re-initialised",
+            why="jax_privacy's file cannot be downloaded here: a synthetic "
+            "tree with its names and shapes, WRN-10-1 instead of 28-10 for "
+            "time"),
     Command(".venv/bin/python experiments/ablation.py --out=sweeps/ablation "
             "--scale=paper --pretrained=/ckpt/wrn_28_10_imagenet.h5",
             tiny=("--dry_run",), expect=r"Dry run:",
@@ -276,7 +287,7 @@ class ReadmeCommandsTest(absltest.TestCase):
       self.assertTrue(os.access(os.path.join(venv, name), os.X_OK), name)
     # Each kind of binary loads and parses its own flags (absl's
     # --only_check_args exits 0 after parsing; each start pays ~10 s of TF
-    # import, so not all fifteen): a training binary, a sweep, a study.
+    # import, so not all sixteen): a training binary, a sweep, a study.
     for name, own_flag in (("prifa-audit", "--canaries=10"),
                            ("prifa-ablation", "--scale=tiny"),
                            ("prifa-fnr", "--scale=tiny")):

@@ -4,8 +4,10 @@ Block order (pre-activation, activation before normalisation, as in
 jax_privacy's CIFAR WideResNet):
 
   stem:   3x3 conv (16 channels), no normalisation
-  block:  h = norm(relu(x)); [shortcut = 1x1 conv(h) in a group's first block]
-          h = conv3x3(h, stride); h = conv3x3(norm(relu(h))); out = h + shortcut
+  block:  r = relu(x); h = conv3x3(norm(r), stride); h = conv3x3(norm(relu(h)))
+          out = h + shortcut, where shortcut = x, or in a group's first block
+          1x1 conv(norm'(r), stride) with its own normalisation norm'
+          (jax_privacy's ``Block_g_skip_norm``)
   head:   relu -> norm -> global average pool -> dense
 
 Normalisation (group/batch/none) and weight standardisation (on/off) are
@@ -123,6 +125,15 @@ def _pre_activation(cfg, x, name):
   return _norm(cfg, f"{name}_norm")(x)
 
 
+def _block_input(cfg, x, prefix, project):
+  """relu then norm; with ``project`` also the shortcut's own norm of the
+  same relu output (as jax_privacy's skip branch)."""
+  r = tf.keras.layers.ReLU(name=f"{prefix}_pre1_relu")(x)
+  h = _norm(cfg, f"{prefix}_pre1_norm")(r)
+  skip = _norm(cfg, f"{prefix}_proj_norm")(r) if project else None
+  return h, skip
+
+
 def build_wide_resnet(cfg: WRNConfig, private: bool = False,
                       name: Optional[str] = None) -> tf.keras.Model:
   """Builds a functional Keras Wide-ResNet.
@@ -143,9 +154,10 @@ def build_wide_resnet(cfg: WRNConfig, private: bool = False,
     for b in range(cfg.blocks_per_group):
       prefix = f"group{g + 1}_block{b + 1}"
       block_stride = stride if b == 0 else 1
-      h = _pre_activation(cfg, x, f"{prefix}_pre1")
+      h, skip = _block_input(cfg, x, prefix, project=b == 0)
       if b == 0:
-        shortcut = _conv(cfg, filters, 1, block_stride, f"{prefix}_proj")(h)
+        shortcut = _conv(cfg, filters, 1, block_stride,
+                         f"{prefix}_proj")(skip)
       else:
         shortcut = x
       h = _conv(cfg, filters, 3, block_stride, f"{prefix}_conv1")(h)

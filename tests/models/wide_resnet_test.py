@@ -21,8 +21,8 @@ def expected_params(depth, width, classes=10, groups_norm=True, ws=True):
     for b in range(n):
       total += norm(cin) + per_conv(3, cin, cout) + norm(cout) + \
           per_conv(3, cout, cout)
-      if b == 0:
-        total += per_conv(1, cin, cout)
+      if b == 0:  # The projection, with its own norm (jax_privacy's).
+        total += norm(cin) + per_conv(1, cin, cout)
       cin = cout
   total += norm(cin) + cin * classes + classes
   return total
@@ -73,6 +73,11 @@ class WideResNetTest(parameterized.TestCase):
       self.assertIn(f"group{g}_block1_proj",
                     [l.name for l in inbound(model.get_layer(
                         f"group{g}_block1_add"))])
+      # Its own norm of the block's relu output (jax_privacy's skip_norm),
+      # not the residual branch's.
+      self.assertEqual(inbound(proj)[0].name, f"group{g}_block1_proj_norm")
+      self.assertEqual(inbound(inbound(proj)[0])[0].name,
+                       f"group{g}_block1_pre1_relu")
       # Later blocks add the identity (the previous block's output).
       self.assertIn(f"group{g}_block1_add",
                     [l.name for l in inbound(model.get_layer(

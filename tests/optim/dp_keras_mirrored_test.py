@@ -19,6 +19,7 @@ import tensorflow as tf
 from tensorflow_privacy.privacy.optimizers import dp_optimizer_keras_vectorized as tfp_vec
 
 from prifa_tf.optim import dp_keras
+from prifa_tf.training import keras_fit
 from tests import fixtures
 
 fixtures.use_logical_cpus(4)
@@ -106,6 +107,28 @@ class DPKerasMirroredTest(parameterized.TestCase):
     self.assertAlmostEqual(their_update, replicas, delta=0.01 * replicas)
     self.assertAlmostEqual(their_noise, replicas ** 1.5,
                            delta=0.03 * replicas ** 1.5)
+
+  def test_dpsat_with_accumulation_is_replica_exact(self):
+    # Two logical steps of 2 x 4 examples, sigma = 1 with one seed: the
+    # same noise on every R, DP-SAT's perturbation at step 2.
+    def run(replicas):
+      rng = np.random.default_rng(3)
+      x = rng.normal(size=(16, 8, 8, 3)).astype(np.float32)
+      y = rng.integers(0, 10, 16).astype(np.int32)
+      with strategy(replicas).scope():
+        model = small_model()
+        model.compile(optimizer=dp_keras.DPSATKerasSGDOptimizer(
+            CLIP, 1.0, None, rho=0.1, gradient_accumulation_steps=2,
+            noise_seed=9, learning_rate=0.5, momentum=0.9), loss=KERAS_LOSS)
+      ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+      model.fit(ds, epochs=1, verbose=0,
+                callbacks=[keras_fit.PrivacyCallback()])
+      self.assertEqual(int(model.optimizer.iterations.numpy()), 2)
+      return np.concatenate([w.ravel() for w in model.get_weights()])
+
+    single = run(0)
+    for replicas in (2, 4):
+      np.testing.assert_allclose(run(replicas), single, atol=1e-5)
 
 
 if __name__ == "__main__":

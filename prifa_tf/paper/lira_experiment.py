@@ -1,11 +1,21 @@
-"""LiRA against the paper's models, beside TF-Privacy's threshold attack.
+"""LiRA and RMIA against the paper's models, beside the threshold attack.
 
-N models (16 at paper scale, 8 at smoke scale) train on random halves of
+N models (16 at paper scale, 10 at smoke scale) train on random halves of
 one candidate pool (the run's training set) with a balanced keep matrix;
 they share the data subset (``subset_seed``) and differ in ``seed``. Every
 model is attacked in turn with the others as its shadows (leave-one-out);
-the table reports the mean and std over targets of LiRA online/offline and
-of the threshold attack on the same members and non-members.
+``lira.md`` reports the median and std over targets of LiRA online/offline
+and of the threshold attack on the same members and non-members.
+
+``rmia.md`` compares RMIA (online and offline), LiRA and the threshold
+attack by the number of reference models k = 1, 2, 4, 8 (those below N)
+and N - 1 (all the others, LiRA's own setting):
+each target gets k of the other models as references (a seeded choice),
+the population samples z are the run's held-out non-members (never trained
+on by any model), and offline RMIA's ``a`` is calibrated by attacking one
+of two non-target models with the other. LiRA needs an "in" and an "out"
+reference for every candidate online (an "out" one offline): where the k
+references do not give that, its cell is "–".
 """
 
 import dataclasses
@@ -15,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from prifa_tf.attacks import lira
+from prifa_tf.attacks import rmia
+from prifa_tf.data import subsets
 from prifa_tf.data import tfds_loader
 from prifa_tf.evaluation import lira_risk
 from prifa_tf.paper import configs
@@ -24,7 +36,9 @@ from prifa_tf.sweeps import runner
 from prifa_tf.sweeps.spec import RunSpec
 from prifa_tf.training import datasets
 
-NUM_MODELS = {"paper": 16, "smoke": 8, "tiny": 4}
+NUM_MODELS = {"paper": 16, "smoke": 10, "tiny": 4}
+REFERENCE_COUNTS = (1, 2, 4, 8)
+POPULATION = 2000  # Population samples z (held-out non-members) at most.
 # Non-private smoke models train 500 steps of 32 (16 epochs of their half of
 # the 2,000-image pool, K=4), not the smoke scale's 4 epochs: LiRA needs
 # models that fit their training data. ``--set=steps=N`` overrides it.
@@ -75,7 +89,7 @@ def _report(df, args, out_dir):
   if df.empty:
     return []
   specs = _specs(args)
-  rows, files = [], []
+  rows, files, ref_rows = [], [], []
   for (dataset, private), group in df.groupby(["dataset", "private"],
                                               sort=False):
     names = [s.name for s in specs if s.labels["dataset"] == dataset
@@ -88,11 +102,18 @@ def _report(df, args, out_dir):
     ids = pool.ids
     keep = np.stack([~np.isin(ids, s.exclude_ids) for s in specs
                      if s.name in names])
-    stats = np.stack([lira.statistics(lira_risk.model_logits(
-                                          runner.run_dir(out_dir, n), pool),
-                                      pool.labels) for n in names])
+    logits = [lira_risk.model_logits(runner.run_dir(out_dir, n), pool)
+              for n in names]
+    stats = np.stack([lira.statistics(z, pool.labels) for z in logits])
+    probs_x = np.stack([rmia.true_class_probs(z[0], pool.labels)
+                        for z in logits])
+    probs_z = _population_probs(names, out_dir, first.config, args.data_dir,
+                                args.seeds[0])
     per_target = []
     for t in range(len(names)):
+      for r in _by_reference_count(stats, probs_x, probs_z, keep, t,
+                                   args.seeds[0]):
+        ref_rows.append({"dataset": dataset, "private": private, **r})
       member = keep[t]
       threshold = -_loss(stats[t][:, 0])
       row = {"dataset": dataset, "private": private, "target": t}
@@ -127,11 +148,109 @@ def _report(df, args, out_dir):
       f"{a}_{m}" for a in ("lira_online", "lira_offline", "threshold")
       for m in ("auc", "tpr_at_1%_fpr", "tpr_at_0.1%_fpr")]
   md = tables.markdown(agg, cols, digits=3, with_std=cols[2:])
-  md += ("\n\nMean over targets (each model attacked with the others as "
-         "shadows); the threshold attack uses the same members and "
+  md += ("\n\nMedian (std) over targets (each model attacked with the "
+         "others as shadows); the threshold attack uses the same members and "
          "non-members (minus the loss of the original image).\n")
-  return files + exp.write_table(agg, out_dir, "lira",
-                                 "LiRA vs the threshold attack", md)
+  files += exp.write_table(agg, out_dir, "lira", "LiRA vs the threshold attack",
+                           md)
+  if ref_rows:
+    files += _reference_table(pd.DataFrame(ref_rows), out_dir)
+  return list(dict.fromkeys(files))  # provenance.json once.
+
+
+ATTACK_ORDER = ("rmia_online", "rmia_offline", "lira_online", "lira_offline",
+                "threshold")
+
+
+def _population_probs(names, out_dir, cfg, data_dir, seed):
+  """Pr(z | model) of up to POPULATION held-out non-members, per model."""
+  with tfds_loader.cached_loads():
+    population = datasets.build(dataclasses.replace(
+        cfg, data_dir=data_dir)).nonmembers
+  if len(population.ids) > POPULATION:
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(population.ids), POPULATION,
+                              replace=False))
+    population = subsets.select_ids(population, population.ids[pick])
+  return np.stack([rmia.true_class_probs(lira_risk.model_logits(
+      runner.run_dir(out_dir, n), population)[0], population.labels)
+                   for n in names])
+
+
+def _lira_or_none(stats, keep, models, online):
+  """LiRA scores of models[0] against models[1:], or None when some
+  candidate lacks the in/out references LiRA needs."""
+  ins = keep[models[1:]].sum(axis=0)
+  outs = len(models) - 1 - ins
+  if outs.min() == 0 or (online and ins.min() == 0):
+    return None
+  # Per-example variances from 16 models on, as in lira.md.
+  return lira.scores(stats[models], keep[models], 0, online=online,
+                     fix_variance=len(models) < 16)
+
+
+def _by_reference_count(stats, probs_x, probs_z, keep, target, seed):
+  """Rows of attack metrics for ``target`` at each reference count k."""
+  n_models = len(keep)
+  member = keep[target]
+  pair = rmia.reference_models(target, n_models, 2, seed)
+  a = rmia.calibrate_offline_a(probs_x[pair[0]], keep[pair[0]],
+                               probs_x[pair[1]], keep[pair[1]],
+                               probs_z[pair[0]], probs_z[pair[1]])
+  rows = []
+  counts = sorted({k for k in REFERENCE_COUNTS if k < n_models} |
+                  {n_models - 1})
+  for k in counts:
+    refs = rmia.reference_models(target, n_models, k, seed)
+    models = np.concatenate([[target], refs])
+    scored = {
+        "rmia_online": rmia.scores(probs_x[target], probs_x[refs],
+                                   keep[refs], probs_z[target],
+                                   probs_z[refs], online=True),
+        "rmia_offline": rmia.scores(probs_x[target], probs_x[refs],
+                                    keep[refs], probs_z[target],
+                                    probs_z[refs], online=False, a=a),
+        "lira_online": _lira_or_none(stats, keep, models, True),
+        "lira_offline": _lira_or_none(stats, keep, models, False),
+        "threshold": -_loss(stats[target][:, 0])}
+    for attack in ATTACK_ORDER:
+      row = {"target": target, "references": k, "attack": attack,
+             "offline_a": a if attack == "rmia_offline" else np.nan}
+      if scored[attack] is None:
+        row.update(auc=np.nan, **{"tpr_at_1%_fpr": np.nan,
+                                  "tpr_at_0.1%_fpr": np.nan})
+      else:
+        metrics = lira.metrics(member, scored[attack])
+        row.update(auc=metrics["auc"],
+                   **{m: metrics[m] for m in ("tpr_at_1%_fpr",
+                                              "tpr_at_0.1%_fpr")})
+      rows.append(row)
+  return rows
+
+
+def _reference_table(df, out_dir):
+  by = ["dataset", "private", "references", "attack"]
+  metric_cols = ["auc", "tpr_at_1%_fpr", "tpr_at_0.1%_fpr", "offline_a"]
+  agg = tables.aggregate(df, by, metric_cols)
+  order = {a: i for i, a in enumerate(ATTACK_ORDER)}
+  agg = agg.sort_values(["dataset", "private", "references", "attack"],
+                        key=lambda c: c.map(order) if c.name == "attack"
+                        else c, kind="stable")
+  cols = ["dataset", "private", "references", "attack", "auc",
+          "tpr_at_1%_fpr", "tpr_at_0.1%_fpr", "offline_a"]
+  md = tables.markdown(agg, cols, digits=3, with_std=cols[4:7])
+  md += ("\n\nMedian (std) over targets, each attacked with k of the "
+         "other models as references (a seeded choice per target) on the "
+         "same members and non-members (the pool). RMIA's population "
+         "samples are held-out non-members; offline RMIA's `a` is "
+         "calibrated on two non-target models. \"–\": LiRA needs an in and "
+         "an out reference for every candidate (online) or an out one "
+         "(offline), which k models chosen at random do not give; with all "
+         "N - 1 others (the last k) they always do. At n non-members a TPR at "
+         "FPR below 1/n is read at FPR 0.\n")
+  return exp.write_table(agg, out_dir, "rmia",
+                         "RMIA, LiRA and the threshold attack by reference "
+                         "models", md)
 
 
 def _loss(logit_stat):

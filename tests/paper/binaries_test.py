@@ -41,7 +41,7 @@ class BinariesTest(absltest.TestCase):
     proc = run("lira", f"--out={out}", "--scale=smoke", "--dry_run",
                "--privacy=nonprivate", f"--data_dir={data_dir}")
     self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
-    self.assertEqual(proc.stdout.count("would run"), 8)
+    self.assertEqual(proc.stdout.count("would run"), 10)
     bad = run("lira", f"--out={out}", "--scale=smoke", "--num_models=5",
               f"--data_dir={data_dir}")
     self.assertEqual(bad.returncode, 2)

@@ -222,6 +222,27 @@ class TinySweepsTest(absltest.TestCase):
                                    scores[attack])
       mean, std = table[f"{attack}_auc"][0], table[f"{attack}_auc_std"][0]
       self.assertLessEqual(abs(auc0 - mean), 3 * std + 1e-9, attack)
+    # RMIA beside LiRA and the threshold attack, by reference count (k = 1
+    # and 2 of the 3 other models at tiny scale, and all 3).
+    self.assertIn(os.path.join(out, "rmia.md"), files)
+    by_refs = pd.read_csv(os.path.join(out, "rmia.csv"))
+    self.assertEqual(sorted(set(by_refs["references"])), [1, 2, 3])
+    # With all the others as references LiRA is defined and equals lira.md.
+    full = by_refs[by_refs["references"] == 3].set_index("attack")
+    for attack in ("lira_online", "lira_offline"):
+      self.assertAlmostEqual(full.loc[attack, "auc"],
+                             table[f"{attack}_auc"][0], places=6)
+    self.assertEqual(set(by_refs["attack"]), set(
+        lira_experiment.ATTACK_ORDER))
+    self.assertTrue(by_refs["seeds"].eq(4).all())  # Every target.
+    one = by_refs[by_refs["references"] == 1].set_index("attack")
+    self.assertTrue(np.isnan(one.loc["lira_online", "auc"]))  # No in+out.
+    for attack in ("rmia_online", "rmia_offline", "threshold"):
+      self.assertTrue(0.0 <= one.loc[attack, "auc"] <= 1.0, attack)
+    # The threshold attack does not depend on k, and is lira.md's.
+    thresholds = by_refs[by_refs["attack"] == "threshold"]["auc"]
+    np.testing.assert_allclose(thresholds, table["threshold_auc"][0])
+    self.assertTrue(0.0 <= one.loc["rmia_offline", "offline_a"] <= 1.0)
 
   def test_individual_techniques(self):
     a = args(privacy="private", datasets=["cifar10"])

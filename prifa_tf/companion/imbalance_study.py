@@ -26,6 +26,7 @@ import pandas as pd
 from prifa_tf.data import imbalance
 from prifa_tf.data import tfds_loader
 from prifa_tf.data.image_set import ImageSet
+from prifa_tf.fairness import fairlearn_metrics
 from prifa_tf.fairness import group_fairness
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import results as results_lib
@@ -138,6 +139,15 @@ def group_metrics(logits: np.ndarray, test: ImageSet) -> Dict[str, float]:
           pred, test.labels, male)}
 
 
+def gap_intervals(logits: np.ndarray, test: ImageSet) -> Dict[str, float]:
+  """Fairlearn's bootstrap intervals of the accuracy gap, ΔDemP and ΔEO
+  (female vs male; ``fairness.fairlearn_metrics``)."""
+  full = fairlearn_metrics.binary_group_metrics(
+      np.argmax(logits, axis=1), test.labels, test.domains.astype(int))
+  return {k: v for k, v in full.items()
+          if "_ci_" in k or k == "bootstrap_resamples"}
+
+
 class GroupTracker:
   """Trainer step callback: group accuracies every ``every`` steps."""
 
@@ -204,7 +214,7 @@ def run_one(out: str, scale: ImbalanceScale, run: Run, train: ImageSet,
          "epsilon_stated_by_seed": SEED_EPSILONS.get(run.noise_multiplier),
          "delta": cfg.delta if cfg.private else None,
          "steps": results["steps"], **group_metrics(logits, test),
-         "config": cfg.to_dict()}
+         **gap_intervals(logits, test), "config": cfg.to_dict()}
   results_lib.write_json_atomic(result_path, row)
   return row
 
@@ -250,9 +260,21 @@ def report(rows: List[dict], out: str, scale: ImbalanceScale) -> pd.DataFrame:
   df = pd.DataFrame([{k: v for k, v in r.items() if k != "config"}
                      for r in rows])
   tables.write_csv(df, os.path.join(out, "imbalance.csv"))
-  md = tables.markdown(df, COLUMNS, [
-      "female share", "z", "S", "ε (ours, RDP)", "ε (seed)", "acc",
-      "acc F", "acc M", "F − M", "ΔDemP", "ΔEO"], digits=3)
+  shown = df.copy()
+  for gap in ("delta_demp", "delta_eo"):
+    shown[f"{gap}_ci"] = [
+        "–" if pd.isna(r.get(f"{gap}_ci_low")) else
+        f"[{r[f'{gap}_ci_low']:.3f}, {r[f'{gap}_ci_high']:.3f}]"
+        for _, r in shown.iterrows()] if f"{gap}_ci_low" in shown else "–"
+  md = tables.markdown(shown, COLUMNS[:-2] + [
+      "delta_demp", "delta_demp_ci", "delta_eo", "delta_eo_ci"], [
+          "female share", "z", "S", "ε (ours, RDP)", "ε (seed)", "acc",
+          "acc F", "acc M", "F − M", "ΔDemP", "95% CI", "ΔEO", "95% CI"],
+      digits=3)
+  md += ("\n\nΔDemP and ΔEO: Fairlearn 0.9.0 MetricFrame differences "
+         "(female vs male); 95% percentile intervals from "
+         f"{fairlearn_metrics.N_BOOT} bootstrap resamples within each "
+         "group.")
   md += (f"\n\nδ = {scale.delta:g}; ε is what our accountant gives for the "
          "run's sampling rate, noise and steps (the seed's values assume "
          "its own schedule). Non-DP runs claim no ε.\n")

@@ -58,6 +58,12 @@ class ImbalanceStudyTest(absltest.TestCase):
     for col in ("accuracy", "female_accuracy", "male_accuracy", "delta_demp",
                 "delta_eo"):
       self.assertTrue(df[col].between(0, 1).all(), col)
+    # Fairlearn's bootstrap intervals around each gap, in the table too.
+    for gap in ("delta_demp", "delta_eo"):
+      self.assertTrue((df[f"{gap}_ci_low"] <= df[gap] + 1e-12).all(), gap)
+      self.assertTrue((df[gap] <= df[f"{gap}_ci_high"] + 1e-12).all(), gap)
+    with open(os.path.join(out, "imbalance.md")) as f:
+      self.assertIn("Fairlearn 0.9.0 MetricFrame", f.read())
     for k in range(1, 6):
       fixtures.assert_figure(self, saved, f"imbalance_fig{k}.png",
                              out_dir=out)

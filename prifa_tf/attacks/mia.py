@@ -103,12 +103,32 @@ class AttackOutcome:
   # and of every non-member, aligned with ids_test.
   member_scores: np.ndarray
   nonmember_scores: np.ndarray
+  # TF-Privacy's ROC curve of the attack (the one its AUC is computed on:
+  # the attacker's held-out split for the trained attacks), and the number
+  # of non-members in it (an FPR below 1 / that is read at FPR 0).
+  roc_fpr: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+  roc_tpr: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+  roc_nonmembers: int = 0
+
+  def tpr_at_fpr(self, target: float) -> float:
+    """Highest TPR on the ROC curve at an FPR of at most ``target``."""
+    return tpr_at_fpr(self.roc_fpr, self.roc_tpr, target)
 
   def row(self) -> Dict[str, float]:
     return {"attack": self.name, "auc": self.auc,
+            "tpr_at_0.1%_fpr": self.tpr_at_fpr(0.001),
+            "tpr_at_1%_fpr": self.tpr_at_fpr(0.01),
+            "roc_nonmembers": self.roc_nonmembers,
             "attacker_advantage": self.attacker_advantage, "ppv": self.ppv,
             "epsilon_lower_bound": self.epsilon_lower_bound,
             "wall_time_s": self.wall_time_s}
+
+
+def tpr_at_fpr(fpr, tpr, target: float) -> float:
+  """max TPR over the points of a ROC curve with FPR <= ``target``."""
+  fpr, tpr = np.asarray(fpr, float), np.asarray(tpr, float)
+  ok = fpr <= target
+  return float(tpr[ok].max()) if ok.any() else 0.0
 
 
 def _epsilon_lower_bound(result) -> float:
@@ -117,6 +137,14 @@ def _epsilon_lower_bound(result) -> float:
       else np.array([])
   values = values[np.isfinite(values)]
   return float(values.max()) if values.size else 0.0
+
+
+def _roc_negatives(result) -> int:
+  """Non-members in TF-Privacy's ROC: 1 / the smallest nonzero FPR step."""
+  fpr = np.unique(np.asarray(result.roc_curve.fpr, dtype=float))
+  steps = np.diff(fpr)
+  steps = steps[steps > 0]
+  return int(round(1.0 / steps.min())) if steps.size else 0
 
 
 def run(data: MembershipData, attacks: Sequence[str] = ALL_ATTACKS,
@@ -164,7 +192,10 @@ def run(data: MembershipData, attacks: Sequence[str] = ALL_ATTACKS,
         ppv=float(r.get_ppv()),
         epsilon_lower_bound=_epsilon_lower_bound(r),
         wall_time_s=elapsed, member_scores=scores,
-        nonmember_scores=np.asarray(r.membership_scores_test, dtype=float))
+        nonmember_scores=np.asarray(r.membership_scores_test, dtype=float),
+        roc_fpr=np.asarray(r.roc_curve.fpr, dtype=float),
+        roc_tpr=np.asarray(r.roc_curve.tpr, dtype=float),
+        roc_nonmembers=_roc_negatives(r))
   return out
 
 
@@ -189,7 +220,12 @@ def top_risk_ids(ids: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
 def headline(outcomes: Dict[str, AttackOutcome]) -> Dict[str, float]:
   """The paper's figures: MLP AUC and the maximum AUC over attacks."""
   out = {"max_auc": max(o.auc for o in outcomes.values()),
-         "max_auc_attack": max(outcomes.values(), key=lambda o: o.auc).name}
+         "max_auc_attack": max(outcomes.values(), key=lambda o: o.auc).name,
+         # The strongest attack at low FPR (Carlini et al. 2022).
+         "max_tpr_at_1%_fpr": max(o.tpr_at_fpr(0.01)
+                                  for o in outcomes.values()),
+         "max_tpr_at_0.1%_fpr": max(o.tpr_at_fpr(0.001)
+                                    for o in outcomes.values())}
   if "mlp" in outcomes:
     out["mlp_auc"] = outcomes["mlp"].auc
   return out

@@ -8,7 +8,7 @@ AUC over attributes with skewness in [0.5, 1] and >= 0.8, as Table 7 shows.
 """
 
 import os
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import matplotlib
 matplotlib.use("Agg")
@@ -17,10 +17,15 @@ import numpy as np
 
 from prifa_tf import attacks as attacks_lib
 from prifa_tf.data import celeba
+from prifa_tf.evaluation import privacy_by_group
+from prifa_tf.fairness import fairlearn_metrics
 from prifa_tf.fairness import celeba_bias
 from prifa_tf.reporting import figures
 
 DEFAULT_ATTACKS = ("threshold", "threshold_entropy")
+GENDERS = {0: "female", 1: "male"}
+# Bootstrap resamples per attribute.
+ATTRIBUTE_BOOTSTRAP = 1000
 HIGH_SKEW = 0.8
 
 
@@ -33,7 +38,8 @@ def evaluated_columns(num_labels: int):
 
 def attribute_rows(members: attacks_lib.MembershipData, val_logits,
                    val_labels, test_male, train_labels, train_male,
-                   attacks: Sequence[str], backend=None, seed=0, log=print):
+                   attacks: Sequence[str], backend=None, seed=0, log=print,
+                   member_male: Optional[np.ndarray] = None):
   """One dict per evaluated attribute, plus the per-attribute outcomes.
 
   Args:
@@ -45,6 +51,10 @@ def attribute_rows(members: attacks_lib.MembershipData, val_logits,
     attacks: TF-Privacy attacks run on each attribute.
     backend, seed: as ``attacks.run``.
     log: progress printer.
+    member_male: protected attribute of the members' rows; with it, each
+      attribute's threshold attack is also sliced by gender
+      (``privacy_by_group``): ``mia_auc_female``, ``mia_auc_male`` and their
+      gap.
 
   Returns:
     (rows, outcomes): ``outcomes[name]`` maps attack -> AttackOutcome.
@@ -69,10 +79,48 @@ def attribute_rows(members: attacks_lib.MembershipData, val_logits,
     for a, o in out.items():
       row[f"{a}_auc"] = o.auc
     row["max_auc"] = max(o.auc for o in out.values())
+    row.update(_group_fairness(members.logits_test[:, col] >=
+                               report["threshold"][k],
+                               members.labels_test[:, col], test_male, seed))
+    if member_male is not None:
+      row.update(_by_gender(members.attribute(col), member_male, test_male,
+                            seed))
     rows.append(row)
     if (k + 1) % 10 == 0 or k + 1 == len(columns):
       log(f"  attributes attacked: {k + 1}/{len(columns)}")
   return rows, outcomes
+
+
+def _group_fairness(pred, labels, test_male, seed):
+  """Fairlearn's ΔDemP and ΔEO by gender of the thresholded test
+  predictions, with bootstrap intervals (NaN where a gender has no
+  positives)."""
+  keys = ("delta_demp", "delta_eo")
+  try:
+    full = fairlearn_metrics.binary_group_metrics(
+        pred, labels, np.asarray(test_male, int), n_boot=ATTRIBUTE_BOOTSTRAP,
+        seed=seed)
+  except ValueError:
+    return {f"{k}{s}": np.nan for k in keys for s in ("", "_ci_low",
+                                                      "_ci_high")}
+  return {f"{k}{s}": full[f"{k}{s}"] for k in keys
+          for s in ("", "_ci_low", "_ci_high")}
+
+
+def _by_gender(data, member_male, test_male, seed):
+  """Threshold-attack AUC of female and male rows, and the gap."""
+  try:
+    df = privacy_by_group.evaluate(
+        data, np.zeros(len(data.ids_train)), np.zeros(len(data.ids_test)),
+        np.asarray(member_male, int), np.asarray(test_male, int),
+        GENDERS, seed=seed)
+  except ValueError:  # A gender absent from members or non-members.
+    return {"mia_auc_female": np.nan, "mia_auc_male": np.nan,
+            "mia_auc_gender_gap": np.nan}
+  auc = df[df["slicing"] == "domain"].set_index("group")["auc"]
+  female, male = auc.get("female", np.nan), auc.get("male", np.nan)
+  return {"mia_auc_female": float(female), "mia_auc_male": float(male),
+          "mia_auc_gender_gap": float(abs(male - female))}
 
 
 def summarize(rows) -> Dict[str, float]:
@@ -87,7 +135,13 @@ def summarize(rows) -> Dict[str, float]:
   def mean(x):
     x = x[np.isfinite(x)]
     return float(x.mean()) if x.size else float("nan")
+  gaps = np.array([r.get("mia_auc_gender_gap", np.nan) for r in rows],
+                  dtype=float)
+  demp = np.array([r.get("delta_demp", np.nan) for r in rows], dtype=float)
+  eo = np.array([r.get("delta_eo", np.nan) for r in rows], dtype=float)
   return {"weighted_map": mean(ap), "bias": mean(amp),
+          "mean_mia_auc_gender_gap": mean(gaps),
+          "mean_delta_demp": mean(demp), "mean_delta_eo": mean(eo),
           "bias_eq2_signed_mean": mean(eq2),
           "avg_mia_auc_skew_0.5_1": mean(auc),
           "avg_mia_auc_skew_ge_0.8": mean(auc[high]),

@@ -27,7 +27,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
-from sklearn import metrics as skm
+import pandas as pd
 import tensorflow as tf
 
 from prifa_tf import attacks as attacks_lib
@@ -38,6 +38,7 @@ from prifa_tf.data import subsets
 from prifa_tf.data import tfds_loader
 from prifa_tf.data.image_set import ImageSet
 from prifa_tf.evaluation import multilabel
+from prifa_tf.evaluation import privacy_by_group
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import provenance
 from prifa_tf.reporting import results as results_lib
@@ -70,16 +71,23 @@ def _csv(rows, columns):
 
 
 def _plots(outcomes, member_probs, nonmember_probs, out_dir):
+  # Log-log: the low-FPR regime is what matters (Carlini et al. 2022).
+  # Each curve is TF-Privacy's, the one its AUC and our TPR at low FPR come
+  # from; FPR 0 is drawn at the axis floor.
   fig, ax = plt.subplots(figsize=(4.5, 4.5))
+  floor = 1e-4
   for name, o in outcomes.items():
-    scores_n = o.nonmember_scores
-    labels = np.r_[np.ones(len(o.member_scores)), np.zeros(len(scores_n))]
-    fpr, tpr, _ = skm.roc_curve(labels, np.r_[o.member_scores, scores_n])
-    ax.plot(fpr, tpr, label=f"{name} (AUC {o.auc:.3f})")
-  ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.plot(np.maximum(o.roc_fpr, floor), np.maximum(o.roc_tpr, floor),
+            label=f"{name} (AUC {o.auc:.3f}, TPR@1% "
+            f"{o.tpr_at_fpr(0.01):.3f})")
+  ax.plot([floor, 1], [floor, 1], "k:", lw=0.8)
+  ax.set_xscale("log")
+  ax.set_yscale("log")
+  ax.set_xlim(floor, 1)
+  ax.set_ylim(floor, 1)
   ax.set_xlabel("false positive rate")
   ax.set_ylabel("true positive rate")
-  ax.set_title("Membership inference ROC")
+  ax.set_title("Membership inference ROC (log-log)")
   figures.legend_outside(ax)
   figures.save(fig, out_dir, "mia_roc")
   fig, ax = plt.subplots(figsize=(5.5, 3.4))
@@ -212,7 +220,9 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
     rows, outcomes = multilabel.attribute_rows(
         members, logits(validation), validation.labels,
         _rows_of(held_out, members.ids_test).domains, data.train.labels,
-        data.train.domains, attacks, backend=backend, seed=seed, log=log)
+        data.train.domains, attacks, backend=backend, seed=seed, log=log,
+        member_male=(_rows_of(train, members.ids_train).domains
+                     if train.domains is not None else None))
     summary = multilabel.summarize(rows)
     report.update({
         "mia": {"avg_auc_skew_0.5_1": summary["avg_mia_auc_skew_0.5_1"],
@@ -228,6 +238,8 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
     return report
   outcomes = attacks_lib.run(members, attacks, backend=backend, seed=seed)
   probs, nonmember_probs = attacks_lib.membership_probabilities(members)
+  by_group = _privacy_by_group(members, probs, nonmember_probs, train,
+                               held_out, cfg, seed)
 
   # Utility and fairness on the COLOR / GRAY pair of the test set.
   color, gray = skewed.make_domain_test_sets(test)
@@ -247,6 +259,7 @@ def evaluate_workdir(workdir: str, attacks: Sequence[str] = ("threshold",
               "members": len(members.ids_train),
               "non_members": len(members.ids_test)},
       "fairness": {"skew_bias": bias},
+      "privacy_by_group": privacy_by_group.summary(by_group),
       "harmonic_score": metrics.harmonic_score(accuracy, auc, bias),
       "harmonic_score_inputs": {"accuracy": accuracy, "auc": auc,
                                 "bias": bias},
@@ -268,6 +281,18 @@ def _dataset_validation(cfg):
     val = subsets.select_ids(val, subsets.random_ids(val, cfg.test_subset,
                                                      seed=cfg.data_seed))
   return val
+
+
+def _privacy_by_group(members, probs, nonmember_probs, train, held_out, cfg,
+                      seed):
+  """The threshold attack by class, correctness and (CIFAR-S) domain."""
+  domains = (None, None)
+  if train.domains is not None and held_out.domains is not None:
+    domains = (_rows_of(train, members.ids_train).domains,
+               _rows_of(held_out, members.ids_test).domains)
+  return privacy_by_group.evaluate(
+      members, np.asarray(probs), np.asarray(nonmember_probs), *domains,
+      domain_names=privacy_by_group.names_for(cfg.skewed), seed=seed)
 
 
 def _rows_of(image_set, ids):
@@ -351,6 +376,11 @@ def _write_outputs(workdir, report, outcomes, members, probs,
     risk_rows.append(row)
   _write_text_atomic(os.path.join(workdir, "risk_scores.csv"),
                      _csv(risk_rows, list(risk_rows[0])))
+  groups = pd.DataFrame(report["privacy_by_group"]["groups"])
+  _write_text_atomic(os.path.join(workdir, privacy_by_group.FILE),
+                     groups.to_csv(index=False))
+  privacy_by_group.plot(groups, workdir, "Threshold attack by group "
+                        "(dotted: all examples)")
   _plots(outcomes, probs, nonmember_probs, workdir)
   scalars = {f"mia/{n}_auc": o.auc for n, o in outcomes.items()}
   scalars["fairness/skew_bias"] = report["fairness"]["skew_bias"]
@@ -369,6 +399,8 @@ def format_table(report) -> str:
   lines = [f"MIA AUC ({m['members']} members, {m['non_members']} "
            "non-members) " + ", ".join(
       f"{row['attack']} {row['auc']:.3f}" + (
+          f" (TPR@1%FPR {row['tpr_at_1%_fpr']:.3f})"
+          if "tpr_at_1%_fpr" in row else "") + (
           f" ({row['wall_time_s']:.0f} s)" if row["wall_time_s"] >= 1 else "")
       for row in report["attacks"].values()) + " (all metrics: attacks.csv)"]
   eps = (report["privacy_budget"] or {}).get("epsilon")

@@ -25,6 +25,8 @@ INDIVIDUAL_STEPS = [("BL", ())] + [("BL+" + t, (t,))
                                    for t in configs.TECHNIQUES]
 METRICS = ["test_accuracy", "color_accuracy", "gray_accuracy", "mlp_auc",
            "rf_auc", "threshold_auc", "threshold_entropy_auc", "max_auc",
+           "max_tpr_at_1%_fpr", "max_tpr_at_0.1%_fpr",
+           "mia_auc_disparity_domain", "mia_auc_disparity_class",
            "generalization_gap", "skew_bias", "harmonic_score", "epsilon",
            "epsilon_lower_bound"]
 
@@ -53,7 +55,20 @@ def _report(df, args, out_dir, stem, title, steps):
       c for c in METRICS if c in agg.columns and agg[c].notna().any()]
   md = tables.markdown(agg, cols, digits=3, with_std=[
       "test_accuracy", "color_accuracy", "gray_accuracy", "max_auc"])
-  files = exp.write_table(agg, out_dir, stem, title, md)
+  # Cumulative: all techniques (GT) against BL; individual: each BL+T.
+  arms = [steps[-1][0]] if stem == "ablation" else [s for s, _ in steps[1:]]
+  extra = []
+  for arm in arms:
+    section, files_ = exp.comparisons(
+        df, "step", "BL", arm,
+        [("test_accuracy", "test accuracy"), ("max_auc", "max MIA AUC"),
+         ("skew_bias", "bias (Eq. 1)"),
+         ("mia_auc_disparity_domain", "COLOR/GRAY MIA-AUC disparity")],
+        ["dataset", "private"], out_dir,
+        stem if len(arms) == 1 else f"{stem}_{arm.replace('+', '_')}")
+    md += section
+    extra += files_
+  files = extra + exp.write_table(agg, out_dir, stem, title, md)
   return files + _figure(agg, out_dir, stem, title, [s for s, _ in steps])
 
 

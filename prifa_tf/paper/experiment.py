@@ -14,6 +14,7 @@ import pandas as pd
 from prifa_tf.paper import configs
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import provenance
+from prifa_tf.reporting import comparisons as comparisons_lib
 from prifa_tf.reporting import tables
 from prifa_tf.reporting.results import write_json_atomic
 from prifa_tf.sweeps.spec import RunSpec
@@ -116,6 +117,42 @@ def save_figure(fig, out_dir: str, stem: str,
                 title: Optional[str] = None) -> List[str]:
   """Titles, lays out and saves PNG and PDF atomically; returns the paths."""
   return figures.save(fig, out_dir, stem, title)
+
+
+def comparisons(df: pd.DataFrame, arm: str, a, b, metrics, by,
+                out_dir: str, stem: str):
+  """Paired tests of arm ``b`` against ``a`` across seeds, per group of
+  ``by``, for each (column, label) of ``metrics``.
+
+  Returns (markdown section, files): ``<stem>_comparisons.csv`` holds every
+  figure; the section states a difference only where the test supports it
+  (``reporting/comparisons.py``).
+  """
+  if "seed" not in df or df.empty:
+    return "", []
+  parts, lines = [], []
+  for column, label in metrics:
+    if column not in df:
+      continue
+    t = comparisons_lib.paired(df, arm, a, b, column, by=by)
+    t.insert(0, "label", label)
+    parts.append(t)
+    lines += comparisons_lib.sentences(t, label, by)
+  if not parts:
+    return "", []
+  table = pd.concat(parts, ignore_index=True)
+  path = os.path.join(out_dir, f"{stem}_comparisons.csv")
+  tables.write_csv(table, path)
+  if lines:
+    body = "\n".join(f"- {line}" for line in lines)
+  else:
+    body = ("- One seed per arm: no test across seeds, so no comparison is "
+            "claimed (run with more `--seeds`).")
+  section = (f"\n\n## {b} vs {a}, paired across seeds\n\n{body}\n\n"
+             "A difference is stated only when its 95% bootstrap interval "
+             "excludes 0 and the Wilcoxon signed-rank p < 0.05 (every figure: "
+             f"`{stem}_comparisons.csv`).\n")
+  return section, [path]
 
 
 def write_table(df: pd.DataFrame, out_dir: str, stem: str, title: str,

@@ -83,7 +83,8 @@ def _report(df, args, out_dir):
   if df.empty:
     return []
   metrics = ["test_accuracy", "mean_accuracy", "color_accuracy",
-             "gray_accuracy", "auc_used_for_hs", "max_auc", "skew_bias",
+             "gray_accuracy", "auc_used_for_hs", "max_auc",
+             "max_tpr_at_1%_fpr", "skew_bias",
              "harmonic_score", "train_examples", "epsilon",
              "epsilon_lower_bound"]
   agg = tables.aggregate(df, ["dataset", "private", "layer", "removed"],
@@ -91,11 +92,12 @@ def _report(df, args, out_dir):
   md = tables.markdown(
       agg, ["dataset", "private", "layer", "removed", "train_examples",
             "epsilon", "epsilon_lower_bound", "test_accuracy",
-            "auc_used_for_hs", "skew_bias",
+            "auc_used_for_hs", "max_tpr_at_1%_fpr", "skew_bias",
             "harmonic_score"],
       ["dataset", "private", "layer", "removed", "n train", "ε spent",
        "ε audit LB",
-       "accuracy", "MIA AUC (MLP)", "bias", "HS"], digits=3,
+       "accuracy", "MIA AUC (MLP)", "max TPR@1%FPR", "bias", "HS"],
+      digits=3,
       with_std=["test_accuracy", "auc_used_for_hs", "skew_bias"])
   if args.onion_risk == "mlp":
     ranking = "TF-Privacy's MLP privacy-risk score, as the paper"

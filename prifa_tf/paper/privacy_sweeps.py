@@ -43,7 +43,8 @@ def _table4_report(df, args, out_dir):
     return []
   agg = tables.aggregate(df, ["dataset", "epsilon_target", "optimizer"],
                          ["test_accuracy", "epsilon",
-                          "epsilon_lower_bound", "max_auc"])
+                          "epsilon_lower_bound", "max_auc",
+                          "max_tpr_at_1%_fpr"])
   agg["accuracy_pct"] = 100 * agg["test_accuracy"]
   agg["accuracy_pct_std"] = 100 * agg["test_accuracy_std"]
   paper = tables.paper_numbers("table4").rename(
@@ -57,15 +58,22 @@ def _table4_report(df, args, out_dir):
       agg, ["dataset", "epsilon_target", "optimizer", "epsilon",
             "epsilon_lower_bound",
             "accuracy_pct", "paper_accuracy_pct", "difference_pct",
-            "max_auc"],
+            "max_auc", "max_tpr_at_1%_fpr"],
       ["dataset", "target ε", "optimizer", "ε spent", "ε audit LB",
        "acc % (ours)",
-       "acc % (paper)", "ours − paper", "max MIA AUC"], digits=2,
+       "acc % (paper)", "ours − paper", "max MIA AUC", "max TPR@1%FPR"],
+      digits=2,
       with_std=["accuracy_pct"])
   md += (f"\n\nScale: {args.scale.name}. Paper values: "
          f"{tables.paper_source()}\n")
-  files = exp.write_table(agg, out_dir, "table4",
-                          "DP-SGD vs DP-SAT (Table 4)", md)
+  section, extra = exp.comparisons(
+      df, "optimizer", "DP-SGD", "DP-SAT",
+      [("test_accuracy", "test accuracy"), ("max_auc", "max MIA AUC"),
+       ("max_tpr_at_1%_fpr", "max TPR at 1% FPR")],
+      ["dataset", "epsilon_target"], out_dir, "table4")
+  md += section
+  files = extra + exp.write_table(agg, out_dir, "table4",
+                                  "DP-SGD vs DP-SAT (Table 4)", md)
   fig, axes = plt.subplots(1, max(1, agg["dataset"].nunique()),
                            figsize=(5 * max(1, agg["dataset"].nunique()), 3.6),
                            squeeze=False)
@@ -117,20 +125,28 @@ def _table6_report(df, args, out_dir):
   if df.empty:
     return []
   metrics = ["mean_accuracy", "color_accuracy", "gray_accuracy",
-             "auc_used_for_hs", "max_auc", "skew_bias", "harmonic_score",
-             "epsilon", "epsilon_lower_bound"]
+             "auc_used_for_hs", "max_auc", "max_tpr_at_1%_fpr", "skew_bias",
+             "harmonic_score", "epsilon", "epsilon_lower_bound"]
   agg = tables.aggregate(df, ["dataset", "skew", "budget"], metrics)
   md = tables.markdown(
       agg, ["dataset", "skew", "budget", "epsilon", "epsilon_lower_bound",
             "mean_accuracy",
-            "auc_used_for_hs", "skew_bias", "harmonic_score"],
+            "auc_used_for_hs", "max_tpr_at_1%_fpr", "skew_bias",
+            "harmonic_score"],
       ["dataset", "skew", "budget ε", "ε spent", "ε audit LB",
        "acc (C+G)/2",
-       "MIA AUC", "bias", "HS"], digits=3,
+       "MIA AUC", "max TPR@1%FPR", "bias", "HS"], digits=3,
       with_std=["mean_accuracy", "auc_used_for_hs", "skew_bias",
                 "harmonic_score"])
-  files = exp.write_table(agg, out_dir, "table6",
-                          "Privacy budget x data bias (Table 6)", md)
+  section, extra = exp.comparisons(
+      df, "skew", 0.75, 0.95,
+      [("skew_bias", "bias (Eq. 1)"), ("auc_used_for_hs", "MIA AUC"),
+       ("mean_accuracy", "accuracy (C+G)/2"),
+       ("mia_auc_disparity_domain", "COLOR/GRAY MIA-AUC disparity")],
+      ["dataset", "budget"], out_dir, "table6")
+  md += section
+  files = extra + exp.write_table(agg, out_dir, "table6",
+                                  "Privacy budget x data bias (Table 6)", md)
   panels = [("mean_accuracy", "accuracy"), ("auc_used_for_hs", "MIA AUC"),
             ("skew_bias", "bias (Eq. 1)"), ("harmonic_score", "HS")]
   for dataset, g in agg.groupby("dataset", sort=False):

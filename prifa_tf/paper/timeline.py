@@ -63,11 +63,13 @@ def _report(df, args, out_dir):
   runs = df[df["arm"] != "reference"]
   files = []
   summary = tables.aggregate(runs, ["dataset", "private", "arm"],
-                             ["test_accuracy", "max_auc", "epsilon",
+                             ["test_accuracy", "max_auc",
+                              "max_tpr_at_1%_fpr", "epsilon",
                               "epsilon_lower_bound"])
   md = tables.markdown(summary, ["dataset", "private", "arm", "epsilon",
                                  "epsilon_lower_bound",
-                                 "test_accuracy", "max_auc"], digits=3)
+                                 "test_accuracy", "max_auc",
+                                 "max_tpr_at_1%_fpr"], digits=3)
   files += exp.write_table(summary, out_dir, "timeline",
                            "Memorization timeline: final metrics (Figure 2)",
                            md)

@@ -37,12 +37,19 @@ def flatten(report: dict, run: Optional[dict] = None) -> Dict[str, float]:
   for name, row in (report.get("attacks") or {}).items():
     out[f"{name}_auc"] = _num(row["auc"])
     out[f"{name}_advantage"] = _num(row["attacker_advantage"])
+    for k in ("tpr_at_1%_fpr", "tpr_at_0.1%_fpr"):
+      out[f"{name}_{k}"] = _num(row.get(k))
   mia = report.get("mia", {})
-  for key in ("max_auc", "mlp_auc", "auc_used_for_hs",
+  for key in ("max_auc", "max_tpr_at_1%_fpr", "max_tpr_at_0.1%_fpr",
+              "mlp_auc", "auc_used_for_hs",
               "max_attacker_advantage", "avg_auc_skew_0.5_1",
               "avg_auc_skew_ge_0.8"):
     if key in mia:
       out[key] = _num(mia[key])
+  # Privacy by group (evaluation/privacy_by_group.py): max - min AUC.
+  groups = (report.get("privacy_by_group") or {}).get("disparity") or {}
+  for slicing, d in groups.items():
+    out[f"mia_auc_disparity_{slicing}"] = _num(d.get("auc_disparity"))
   fair = report.get("fairness", {})
   for key in ("skew_bias", "weighted_map", "bias", "bias_eq2_signed_mean"):
     if key in fair:

@@ -2,6 +2,7 @@
 
 from absl.testing import absltest
 import numpy as np
+from sklearn import metrics as skm
 
 from prifa_tf import attacks
 
@@ -33,6 +34,25 @@ class MIAUnitTest(absltest.TestCase):
     self.assertNotIn("mlp_auc", head)
     with self.assertRaisesRegex(ValueError, "Unknown attacks"):
       attacks.run(synthetic(), ["lira"])
+
+  def test_tpr_at_low_fpr(self):
+    # The threshold attack scores every example: its TPR at 1% and 0.1%
+    # FPR, recomputed from the released member / non-member scores with
+    # scikit-learn, equal the ones reported beside its AUC.
+    data = synthetic(n=2000, gap=1.0)
+    o = attacks.run(data, ["threshold"])["threshold"]
+    labels = np.r_[np.ones(2000), np.zeros(2000)]
+    fpr, tpr, _ = skm.roc_curve(labels, np.r_[o.member_scores,
+                                              o.nonmember_scores])
+    for target, key in ((0.01, "tpr_at_1%_fpr"), (0.001, "tpr_at_0.1%_fpr")):
+      want = float(tpr[fpr <= target].max())
+      self.assertAlmostEqual(o.row()[key], want, places=9)
+      self.assertGreater(o.row()[key], 0.0)
+    self.assertAlmostEqual(o.auc, skm.auc(fpr, tpr), places=6)
+    self.assertEqual(o.row()["roc_nonmembers"], 2000)
+    self.assertLess(o.row()["tpr_at_0.1%_fpr"], o.row()["tpr_at_1%_fpr"])
+    self.assertEqual(attacks.mia.tpr_at_fpr([0.0, 0.5, 1.0],
+                                            [0.2, 0.7, 1.0], 0.4), 0.2)
 
   def test_no_signal(self):
     out = attacks.run(synthetic(gap=0.0), ["threshold"])

@@ -12,6 +12,7 @@ from prifa_tf import attacks
 from prifa_tf.data import celeba
 from prifa_tf.evaluation import run_evaluation
 from prifa_tf.fairness import celeba_bias
+from prifa_tf.fairness import group_fairness
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.training import datasets
 from prifa_tf.training import evaluation
@@ -73,6 +74,35 @@ class CelebAEvaluationTest(absltest.TestCase):
         test.ids).attribute(col), ["threshold"])["threshold"].auc
     self.assertEqual(rows[k]["attribute"], name)
     self.assertAlmostEqual(rows[k]["threshold_auc"], direct)
+    # Privacy by gender: the attribute's threshold attack on each gender's
+    # members and non-members alone (mock CelebA has both genders).
+    data_k = attacks.MembershipData(
+        z_train, data.train.labels, data.train.ids, z_test, test.labels,
+        test.ids).attribute(col)
+    for gender, value in (("female", 0), ("male", 1)):
+      m_in, m_out = data.train.domains == value, test.domains == value
+      if m_in.sum() < 2 or m_out.sum() < 2:
+        continue
+      sub = attacks.MembershipData(
+          data_k.logits_train[m_in], data_k.labels_train[m_in],
+          data_k.ids_train[m_in], data_k.logits_test[m_out],
+          data_k.labels_test[m_out], data_k.ids_test[m_out])
+      self.assertAlmostEqual(
+          rows[k][f"mia_auc_{gender}"],
+          attacks.run(sub, ["threshold"])["threshold"].auc, places=6)
+    self.assertAlmostEqual(
+        rows[k]["mia_auc_gender_gap"],
+        abs(rows[k]["mia_auc_male"] - rows[k]["mia_auc_female"]))
+    self.assertIn("mean_mia_auc_gender_gap", report["fairness"])
+    # Fairlearn's ΔDemP by gender of the thresholded test predictions
+    # equals ours on the same predictions.
+    pred = z_test[:, col] >= rows[k]["threshold"]
+    if np.isfinite(rows[k]["delta_demp"]):
+      self.assertAlmostEqual(
+          rows[k]["delta_demp"],
+          group_fairness.demographic_parity_difference(pred, test.domains))
+      self.assertLessEqual(rows[k]["delta_demp_ci_low"],
+                           rows[k]["delta_demp"] + 1e-12)
     if np.isfinite(rows[k]["weighted_ap"]):
       self.assertAlmostEqual(rows[k]["weighted_ap"],
                              celeba_bias.weighted_average_precision(

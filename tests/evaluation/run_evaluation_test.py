@@ -9,6 +9,7 @@ import numpy as np
 from prifa_tf import metrics
 from prifa_tf.evaluation import run_evaluation
 from prifa_tf.reporting import results as results_lib
+from prifa_tf.reporting import tables
 from tests import fixtures
 
 
@@ -24,15 +25,21 @@ class RunEvaluationTest(absltest.TestCase):
       report = run_evaluation.evaluate_workdir(
           workdir, ["threshold", "threshold_entropy", "lr"], data=data,
           log=lambda _: None)
-    for name in ("eval.json", "attacks.csv", "risk_scores.csv"):
+    for name in ("eval.json", "attacks.csv", "risk_scores.csv",
+                 "privacy_by_group.csv"):
       self.assertTrue(os.path.exists(os.path.join(workdir, name)), name)
     # Both figures read back: every attack's ROC (AUC in its label), and
     # the members' and non-members' risk-score histograms.
     fixtures.assert_figure(self, saved, "mia_roc.png",
                            ["threshold (AUC", "threshold_entropy (AUC",
                             "lr (AUC"], out_dir=workdir)
+    roc_axes = saved["mia_roc.png"].axes[0]
+    self.assertEqual((roc_axes.get_xscale(), roc_axes.get_yscale()),
+                     ("log", "log"))
     fixtures.assert_figure(self, saved, "risk_score_hist.png",
                            ["members", "non-members"], out_dir=workdir)
+    fixtures.assert_figure(self, saved, "privacy_by_group.png",
+                           ["group"], out_dir=workdir)
     on_disk = results_lib.read_json(os.path.join(workdir, "eval.json"))
     # The headline scalars, read back, equal eval.json's.
     scalars = fixtures.read_scalars(os.path.join(workdir, "tensorboard",
@@ -49,6 +56,23 @@ class RunEvaluationTest(absltest.TestCase):
     self.assertEqual(on_disk["mia"]["members"], 48)
     self.assertEqual(set(on_disk["attacks"]),
                      {"threshold", "threshold_entropy", "lr"})
+    # Privacy by group: every class and correctness group, its members
+    # adding up to the run's, and the disparity in the table row.
+    groups = on_disk["privacy_by_group"]["groups"]
+    classes = [g for g in groups if g["slicing"] == "class"]
+    self.assertEqual(sum(g["members"] for g in classes), 48)
+    self.assertIn("class", on_disk["privacy_by_group"]["disparity"])
+    flat = tables.flatten(on_disk)
+    self.assertAlmostEqual(
+        flat["mia_auc_disparity_class"],
+        max(g["auc"] for g in classes) - min(g["auc"] for g in classes))
+    # TPR at low FPR beside every AUC, in eval.json and attacks.csv.
+    with open(os.path.join(workdir, "attacks.csv")) as f:
+      csv_rows = {r["attack"]: r for r in csv.DictReader(f)}
+    for name, row in on_disk["attacks"].items():
+      for key in ("tpr_at_1%_fpr", "tpr_at_0.1%_fpr"):
+        self.assertTrue(0.0 <= row[key] <= 1.0, (name, key))
+        self.assertAlmostEqual(float(csv_rows[name][key]), row[key])
     self.assertEqual(on_disk["privacy_budget"]["epsilon"],
                      results_lib.read_json(os.path.join(
                          workdir, "results.json"))["privacy"]["epsilon"])

@@ -44,6 +44,8 @@ class FairlearnMetricsTest(parameterized.TestCase):
     got = fairlearn_metrics.binary_group_metrics(pred, labels, groups,
                                                  n_boot=400, seed=1)
     self.assertEqual(got["bootstrap_resamples"], 400)
+    self.assertEqual(got, fairlearn_metrics.binary_group_metrics(
+        pred, labels, groups, n_boot=400, seed=1))  # Seeded.
     for gap in ("accuracy_gap", "delta_demp", "delta_eo"):
       self.assertLess(got[f"{gap}_ci_low"], got[gap])
       self.assertGreater(got[f"{gap}_ci_high"], got[gap])
@@ -57,6 +59,20 @@ class FairlearnMetricsTest(parameterized.TestCase):
     # The true ΔDemP here is 0.1 (by construction): inside the interval.
     self.assertLess(got["delta_demp_ci_low"], 0.1)
     self.assertGreater(got["delta_demp_ci_high"], 0.1)
+
+  def test_vectorised_resamples_equal_metric_frames(self):
+    pred, labels, groups = predictions(300, 5)
+    idx = next(fairlearn_metrics.resample(groups, 5, seed=2))
+    fast = fairlearn_metrics.resampled_gaps(pred, labels, groups, idx)
+    for r in range(5):
+      frame = fairlearn_metrics.metric_frame(pred[idx[r]], labels[idx[r]],
+                                             groups[idx[r]])
+      diff = frame.difference()
+      for metric, gap in fairlearn_metrics.GAPS.items():
+        self.assertAlmostEqual(fast[gap][r], diff[metric], places=12)
+      # Group sizes are kept.
+      self.assertEqual(np.bincount(groups[idx[r]]).tolist(),
+                       np.bincount(groups).tolist())
 
   def test_bad_groups(self):
     pred, labels, _ = predictions(50, 0)

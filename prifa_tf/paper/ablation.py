@@ -51,8 +51,10 @@ def _report(df, args, out_dir, stem, title, steps):
   if df.empty:
     return []
   agg = tables.aggregate(df, ["dataset", "private", "step"], METRICS)
+  agg = _with_paper_bias(agg)
   cols = ["dataset", "private", "step"] + [
-      c for c in METRICS if c in agg.columns and agg[c].notna().any()]
+      c for c in METRICS + ["paper_skew_bias", "skew_bias_minus_paper"]
+      if c in agg.columns and agg[c].notna().any()]
   md = tables.markdown(agg, cols, digits=3, with_std=[
       "test_accuracy", "color_accuracy", "gray_accuracy", "max_auc"])
   # Cumulative: all techniques (GT) against BL; individual: each BL+T.
@@ -70,6 +72,18 @@ def _report(df, args, out_dir, stem, title, steps):
     extra += files_
   files = extra + exp.write_table(agg, out_dir, stem, title, md)
   return files + _figure(agg, out_dir, stem, title, [s for s, _ in steps])
+
+
+def _with_paper_bias(agg):
+  """The paper's Eq. 1 bias (Section 4.2: BL and all techniques on CIFAR-S)
+  beside ours, with ours − paper."""
+  paper = tables.paper_numbers("table5_bias").rename(
+      columns={"bias": "paper_skew_bias"})
+  paper["private"] = paper["private"].astype(bool)
+  out = agg.merge(paper, on=["dataset", "private", "step"], how="left")
+  if "skew_bias" in out:
+    out["skew_bias_minus_paper"] = out["skew_bias"] - out["paper_skew_bias"]
+  return out
 
 
 def _figure(agg, out_dir, stem, title, order):

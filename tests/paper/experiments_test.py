@@ -2,6 +2,8 @@
 trains and reports them for real."""
 
 from absl.testing import absltest
+import numpy as np
+import pandas as pd
 
 from prifa_tf.paper import ablation
 from prifa_tf.paper import celeba
@@ -20,6 +22,19 @@ def args(**kw):
 
 
 class SpecsTest(absltest.TestCase):
+
+  def test_paper_bias_beside_ours(self):
+    # Section 4.2's bias figures join the ablation table by dataset, arm
+    # and step, with ours - paper (DP-CIFAR-100S: 0.10 -> 0.26).
+    agg = pd.DataFrame({"dataset": ["cifar100s", "cifar100s", "cifar10"],
+                        "private": [True, True, False],
+                        "step": ["BL", "+SAT", "BL"],
+                        "skew_bias": [0.2, 0.3, 0.0]})
+    out = ablation._with_paper_bias(agg)  # pylint: disable=protected-access
+    self.assertEqual(list(out["step"]), ["BL", "+SAT", "BL"])
+    self.assertEqual(out["paper_skew_bias"].tolist()[:2], [0.10, 0.26])
+    self.assertTrue(pd.isna(out["paper_skew_bias"][2]))  # Not in the paper.
+    np.testing.assert_allclose(out["skew_bias_minus_paper"][:2], [0.1, 0.04])
 
   def test_ablation_runs(self):
     specs = ablation.CUMULATIVE.build(args())

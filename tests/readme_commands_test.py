@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -172,6 +173,10 @@ COMMANDS = [
                   "--steps_per_round=1", "--n=64", "--batch=16",
                   "--physical=8"),
             expect=r"poisson, secure noise .* ratio"),
+    Command(".venv/bin/python benchmarks/dp_keras_throughput.py"
+            " --model=wrn_10_1 --batch=16 --rounds=5",
+            tiny=("--batch=4", "--image_size=8", "--rounds=1", "--steps=1"),
+            expect=r"ours DPSGDKerasSGD .* of TF-Privacy's"),
     Command(".venv/bin/python benchmarks/logical_batch_memory.py"
             " --model=wrn_16_4 --physical=32 --logical=4096",
             tiny=("--model=wrn_10_1", "--physical=4", "--logical=16"),
@@ -212,7 +217,9 @@ class ReadmeCommandsTest(absltest.TestCase):
     # A checkout-like working directory with ../shared/tfds beside it.
     top = absltest.get_default_test_tmpdir()
     cls.cwd = os.path.join(top, "clone")
-    os.makedirs(cls.cwd, exist_ok=True)
+    shutil.rmtree(os.path.join(top, "shared"), ignore_errors=True)
+    shutil.rmtree(cls.cwd, ignore_errors=True)  # A rerun starts clean.
+    os.makedirs(cls.cwd)
     for name in ("experiments", "benchmarks", "scripts", "prifa_tf", "tests"):
       os.symlink(os.path.join(ROOT, name), os.path.join(cls.cwd, name))
     venv = os.path.dirname(os.path.dirname(sys.executable))

@@ -71,7 +71,12 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
 
     def __init__(self, l2_norm_clip, noise_multiplier, num_microbatches=None,
                  *args, gradient_accumulation_steps=1, augmult=1,
-                 noise_seed=None, rho=0.0, **kwargs):
+                 noise_seed=None, rho=0.0, unconnected_gradients_to_zero=True,
+                 **kwargs):
+      # Unconnected variables always get zero gradients here (their
+      # per-example gradient is zero, and None would drop them from the
+      # noised update); the argument is accepted for TF-Privacy's signature.
+      del unconnected_gradients_to_zero
       if sharpness and not rho > 0:
         raise ValueError(f"{type(self).__name__} needs rho > 0 (the DP-SAT "
                          "radius); rho=0 is DP-SGD, the DPSGD class.")

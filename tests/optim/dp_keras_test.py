@@ -113,6 +113,10 @@ class DPKerasTest(parameterized.TestCase):
     self.assertEqual(config["l2_norm_clip"], 1.0)
     self.assertEqual(config["gradient_accumulation_steps"], 1)
     self.assertNotIn("noise_seed", config)  # The seed is a secret.
+    again = dp_keras.DPSGDKerasSGDOptimizer.from_config(config)
+    self.assertEqual(again.get_config(), config)
+    dp_keras.DPSGDKerasSGDOptimizer(1.0, 1.1, None,
+                                    unconnected_gradients_to_zero=False)
     self.assertNotEqual(opt.noise_seed, dp_keras.DPSGDKerasSGDOptimizer(
         1.0, 1.1).noise_seed)  # From OS entropy by default.
     with self.assertRaisesRegex(ValueError, "rho > 0"):

@@ -23,6 +23,7 @@ import numpy as np
 from sklearn import metrics as skm
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import advanced_mia as amia
 
+from prifa_tf.attacks import mia
 from prifa_tf.reporting import figures
 
 
@@ -69,19 +70,13 @@ def scores(stats: np.ndarray, keep: np.ndarray, target: int,
   return -raw  # TF-Privacy: members get small values.
 
 
-def tpr_at_fpr(labels, scores_, fpr_target: float) -> float:
-  fpr, tpr, _ = skm.roc_curve(labels, scores_)
-  ok = fpr <= fpr_target
-  return float(tpr[ok].max()) if ok.any() else 0.0
-
-
 def metrics(is_member: np.ndarray, scores_: np.ndarray) -> Dict[str, float]:
   """AUC, balanced accuracy and TPR at 0.1% and 1% FPR."""
   fpr, tpr, _ = skm.roc_curve(is_member, scores_)
   return {"auc": float(skm.roc_auc_score(is_member, scores_)),
           "balanced_accuracy": float(np.max(1 - (fpr + (1 - tpr)) / 2)),
-          "tpr_at_0.1%_fpr": tpr_at_fpr(is_member, scores_, 0.001),
-          "tpr_at_1%_fpr": tpr_at_fpr(is_member, scores_, 0.01)}
+          "tpr_at_0.1%_fpr": mia.tpr_at_fpr(fpr, tpr, 0.001),
+          "tpr_at_1%_fpr": mia.tpr_at_fpr(fpr, tpr, 0.01)}
 
 
 @dataclasses.dataclass

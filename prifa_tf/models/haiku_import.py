@@ -21,7 +21,9 @@ is exact up to float rounding (tested against an independent NumPy forward
 pass). Older checkpoints name modules with ``~norm_fn/`` / ``~conv_fn/``
 segments; they are dropped, as jax_privacy's own restore does.
 
-Reading: ``.npz`` (keys ``module/param``) or a pickle/dill file. jax_privacy's
+Reading: ``.npz`` (keys ``module/param``; read without pickle) or a
+pickle/dill file, which runs code when loaded: load only files you trust,
+such as jax_privacy's own. jax_privacy's
 ``.dill`` files may hold jax arrays, which only unpickle where jax is
 installed; there, ``np.savez(out, **{f"{m}/{p}": np.asarray(v) for m, ps in
 params.items() for p, v in ps.items()})`` writes the ``.npz`` this reads.

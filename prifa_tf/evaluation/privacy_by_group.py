@@ -33,28 +33,28 @@ FILE = "privacy_by_group.csv"
 
 
 def _group_name(spec, domain_names):
+  """(slicing, group label, the slice's value)."""
   feature = spec.feature
   if feature == ds.SlicingFeature.CLASS:
-    return "class", str(int(spec.value))
+    return "class", str(int(spec.value)), int(spec.value)
   if feature == ds.SlicingFeature.CORRECTLY_CLASSIFIED:
-    return "correctness", "correct" if spec.value else "misclassified"
+    return ("correctness", "correct" if spec.value else "misclassified",
+            bool(spec.value))
   if feature == ds.SlicingFeature.CUSTOM:
     value = int(spec.value[2])
-    names = domain_names or {}
-    return "domain", names.get(value, str(value))
-  return "all", "all"
+    return "domain", (domain_names or {}).get(value, str(value)), value
+  return "all", "all", None
 
 
-def _masks(slicing, group_value, data, domains_train, domains_test):
+def _masks(slicing, value, data, domains_train, domains_test):
   if slicing == "class":
-    v = int(group_value)
-    return data.labels_train == v, data.labels_test == v
+    return data.labels_train == value, data.labels_test == value
   if slicing == "correctness":
-    want = group_value == "correct"
+    want = value
     return ((np.argmax(data.logits_train, 1) == data.labels_train) == want,
             (np.argmax(data.logits_test, 1) == data.labels_test) == want)
   if slicing == "domain":
-    return domains_train == group_value, domains_test == group_value
+    return domains_train == value, domains_test == value
   return (np.ones(len(data.labels_train), bool),
           np.ones(len(data.labels_test), bool))
 
@@ -95,13 +95,9 @@ def evaluate(data: mia.MembershipData, member_risk: np.ndarray,
   results = tfp_mia.run_attacks(
       data.attack_input(), slicing_spec=spec,
       attack_types=[ds.AttackType.THRESHOLD_ATTACK])
-  names = {v: k for k, v in (domain_names or {}).items()}
   rows = []
   for r in results.single_attack_results:
-    slicing, group = _group_name(r.slice_spec, domain_names)
-    value = names.get(group, group) if slicing == "domain" else group
-    if slicing == "domain" and isinstance(value, str):
-      value = int(value)
+    slicing, group, value = _group_name(r.slice_spec, domain_names)
     in_mask, out_mask = _masks(slicing, value, data,
                                None if not with_domain else
                                np.asarray(domains_train, int),

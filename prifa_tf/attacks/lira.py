@@ -1,7 +1,15 @@
 """Likelihood-ratio membership inference (LiRA, Carlini et al. 2022).
 
-N models are trained on random halves of a candidate pool, with a balanced
-keep matrix: every example is in exactly half of the models. For a target
+N models are trained on random halves of a candidate pool. Carlini et al.'s
+code draws a balanced keep matrix (every example in exactly half of the
+models, ``keep_matrix``); attacking each model with the *others* as
+references (leave-one-out) then ties the references' in/out counts to the
+target's membership (a member is in N/2 - 1 of the others, a non-member in
+N/2), which biases the scores at few models. ``independent_keep`` draws
+every entry independently, so the references say nothing about the
+target's membership; a candidate without an "in" (online) or "out"
+reference is then left unscored (NaN), and since that depends on the
+references alone, leaving it out biases nothing. For a target
 model, each example's statistic (the logit-scaled confidence of its true
 label, for each query augmentation) is compared with the statistics of the
 shadow models that did and did not train on it (TF-Privacy's
@@ -36,6 +44,13 @@ def keep_matrix(num_models: int, n: int, seed: int = 0) -> np.ndarray:
   return order < num_models // 2
 
 
+def independent_keep(num_models: int, n: int, seed: int = 0) -> np.ndarray:
+  """[num_models, n] booleans, each True with probability 1/2 on its own."""
+  if num_models < 2:
+    raise ValueError(f"num_models must be >= 2; got {num_models}.")
+  return np.random.default_rng(seed).random((num_models, n)) < 0.5
+
+
 def statistics(logits_per_query: Sequence[np.ndarray],
                labels: np.ndarray) -> np.ndarray:
   """[n, k] logit-scaled confidences, one column per query augmentation."""
@@ -54,29 +69,49 @@ def scores(stats: np.ndarray, keep: np.ndarray, target: int,
     keep: [num_models, n] keep matrix.
     target: the attacked model; the others are its shadows.
     online: fit "in" and "out" Gaussians (else "out" only).
-    fix_variance: one variance for all examples.
+    fix_variance: one variance for all scored examples.
 
   Returns:
-    [n] scores, higher = more likely a member.
+    [n] scores, higher = more likely a member; NaN for an example without
+    an "out" shadow (or, online, an "in" one).
   """
-  shadows = [m for m in range(stats.shape[0]) if m != target]
-  stat_in = [stats[[m for m in shadows if keep[m, i]], i]
-             for i in range(stats.shape[1])]
-  stat_out = [stats[[m for m in shadows if not keep[m, i]], i]
-              for i in range(stats.shape[1])]
-  raw = amia.compute_score_lira(stats[target], stat_in, stat_out,
+  shadows = np.array([m for m in range(stats.shape[0]) if m != target])
+  ins = keep[shadows].sum(axis=0)
+  scored = ins < len(shadows)
+  if online:
+    scored &= ins > 0
+  out = np.full(stats.shape[1], np.nan)
+  idx = np.flatnonzero(scored)
+  if not len(idx):
+    return out
+  stat_in = [stats[shadows[keep[shadows, i]], i] for i in idx]
+  stat_out = [stats[shadows[~keep[shadows, i]], i] for i in idx]
+  raw = amia.compute_score_lira(stats[target][idx], stat_in, stat_out,
                                 option="both" if online else "out",
                                 fix_variance=fix_variance)
-  return -raw  # TF-Privacy: members get small values.
+  out[idx] = -raw  # TF-Privacy: members get small values.
+  return out
 
 
 def metrics(is_member: np.ndarray, scores_: np.ndarray) -> Dict[str, float]:
-  """AUC, balanced accuracy and TPR at 0.1% and 1% FPR."""
-  fpr, tpr, _ = skm.roc_curve(is_member, scores_)
-  return {"auc": float(skm.roc_auc_score(is_member, scores_)),
+  """AUC, balanced accuracy, TPR at 0.1% and 1% FPR, and the scored share.
+
+  Examples with a NaN score (no reference to score them) are left out;
+  ``scored`` is the share kept. All NaN, or one class only: NaN metrics.
+  """
+  is_member = np.asarray(is_member, dtype=bool)
+  scores_ = np.asarray(scores_, dtype=np.float64)
+  ok = np.isfinite(scores_)
+  nan = float("nan")
+  if not ok.any() or is_member[ok].all() or not is_member[ok].any():
+    return {"auc": nan, "balanced_accuracy": nan, "tpr_at_0.1%_fpr": nan,
+            "tpr_at_1%_fpr": nan, "scored": float(ok.mean())}
+  fpr, tpr, _ = skm.roc_curve(is_member[ok], scores_[ok])
+  return {"auc": float(skm.roc_auc_score(is_member[ok], scores_[ok])),
           "balanced_accuracy": float(np.max(1 - (fpr + (1 - tpr)) / 2)),
           "tpr_at_0.1%_fpr": mia.tpr_at_fpr(fpr, tpr, 0.001),
-          "tpr_at_1%_fpr": mia.tpr_at_fpr(fpr, tpr, 0.01)}
+          "tpr_at_1%_fpr": mia.tpr_at_fpr(fpr, tpr, 0.01),
+          "scored": float(ok.mean())}
 
 
 @dataclasses.dataclass
@@ -90,8 +125,9 @@ def plot_roc(curves: Sequence[Curve], path: str, title: str) -> None:
   """Log-log ROC curves (the low-FPR regime is what matters)."""
   fig, ax = plt.subplots(figsize=(4.6, 4.4))
   for c in curves:
-    fpr, tpr, _ = skm.roc_curve(c.is_member, c.scores)
-    auc = skm.roc_auc_score(c.is_member, c.scores)
+    ok = np.isfinite(c.scores)
+    fpr, tpr, _ = skm.roc_curve(c.is_member[ok], c.scores[ok])
+    auc = skm.roc_auc_score(c.is_member[ok], c.scores[ok])
     ax.plot(np.maximum(fpr, 1e-5), np.maximum(tpr, 1e-5),
             label=f"{c.name} (AUC {auc:.3f})")
   ax.plot([1e-5, 1], [1e-5, 1], "k:", lw=0.8)

@@ -1,11 +1,16 @@
 """LiRA and RMIA against the paper's models, beside the threshold attack.
 
 N models (16 at paper scale, 10 at smoke scale) train on random halves of
-one candidate pool (the run's training set) with a balanced keep matrix;
-they share the data subset (``subset_seed``) and differ in ``seed``. Every
-model is attacked in turn with the others as its shadows (leave-one-out);
-``lira.md`` reports the median and std over targets of LiRA online/offline
-and of the threshold attack on the same members and non-members.
+one candidate pool (the run's training set); they share the data subset
+(``subset_seed``) and differ in ``seed``. Every model is attacked in turn
+with the others as its shadows (leave-one-out), so the keep matrix is drawn
+entry by entry (``lira.independent_keep``), not balanced as in Carlini et
+al.'s code: with a balanced matrix the others' in/out counts would give
+away the target's membership (README Fidelity note 28). A candidate that
+no reference holds out (or, online, none holds in) is left unscored; the
+tables give the scored share. ``lira.md`` reports the median and std over
+targets of LiRA online/offline and of the threshold attack on the same
+members and non-members.
 
 ``rmia.md`` compares RMIA (online and offline), LiRA and the threshold
 attack by the number of reference models k = 1, 2, 4, 8 (those below N)
@@ -13,9 +18,9 @@ and N - 1 (all the others, LiRA's own setting):
 each target gets k of the other models as references (a seeded choice),
 the population samples z are the run's held-out non-members (never trained
 on by any model), and offline RMIA's ``a`` is calibrated by attacking one
-of two non-target models with the other. LiRA needs an "in" and an "out"
-reference for every candidate online (an "out" one offline): where the k
-references do not give that, its cell is "–".
+of two non-target models with the other. LiRA scores only the candidates
+its k references hold both in and out (online) or out (offline); the table
+gives that share, and "–" where it is none (k = 1 online).
 """
 
 import dataclasses
@@ -66,14 +71,13 @@ def _base_config(args, dataset, eps):
 def _specs(args):
   out = []
   models = args.num_models or NUM_MODELS[args.scale.name]
-  if models < 4 or models % 2:
-    raise ValueError(f"LiRA needs an even number of models >= 4; got "
-                     f"{models}.")
+  if models < 4:
+    raise ValueError(f"LiRA needs at least 4 models; got {models}.")
   for dataset in LIRA.datasets(args):
     for eps in args.privacies():
       base = _base_config(args, dataset, eps)
       pool = _pool(base, args.data_dir).ids
-      keep = lira.keep_matrix(models, len(pool), seed=args.seeds[0])
+      keep = lira.independent_keep(models, len(pool), seed=args.seeds[0])
       for m in range(models):
         cfg = dataclasses.replace(base, seed=m, subset_seed=0)
         out.append(RunSpec(
@@ -146,11 +150,14 @@ def _report(df, args, out_dir):
   agg = tables.aggregate(table, ["dataset", "private"], metric_cols)
   cols = ["dataset", "private"] + [
       f"{a}_{m}" for a in ("lira_online", "lira_offline", "threshold")
-      for m in ("auc", "tpr_at_1%_fpr", "tpr_at_0.1%_fpr")]
-  md = tables.markdown(agg, cols, digits=3, with_std=cols[2:])
+      for m in ("auc", "tpr_at_1%_fpr", "tpr_at_0.1%_fpr")] + [
+          "lira_online_scored", "lira_offline_scored"]
+  md = tables.markdown(agg, cols, digits=3, with_std=cols[2:-2])
   md += ("\n\nMedian (std) over targets (each model attacked with the "
          "others as shadows); the threshold attack uses the same members and "
-         "non-members (minus the loss of the original image).\n")
+         "non-members (minus the loss of the original image). `*_scored`: "
+         "share of candidates LiRA could score (some other model trained on "
+         "it and some did not; the keep matrix is drawn entry by entry).\n")
   files += exp.write_table(agg, out_dir, "lira", "LiRA vs the threshold attack",
                            md)
   if ref_rows:
@@ -177,13 +184,9 @@ def _population_probs(names, out_dir, cfg, data_dir, seed):
                    for n in names])
 
 
-def _lira_or_none(stats, keep, models, online):
-  """LiRA scores of models[0] against models[1:], or None when some
-  candidate lacks the in/out references LiRA needs."""
-  ins = keep[models[1:]].sum(axis=0)
-  outs = len(models) - 1 - ins
-  if outs.min() == 0 or (online and ins.min() == 0):
-    return None
+def _lira(stats, keep, models, online):
+  """LiRA scores of models[0] against models[1:] (NaN where a candidate
+  lacks the in/out references LiRA needs)."""
   # Per-example variances from 16 models on, as in lira.md.
   return lira.scores(stats[models], keep[models], 0, online=online,
                      fix_variance=len(models) < 16)
@@ -210,44 +213,41 @@ def _by_reference_count(stats, probs_x, probs_z, keep, target, seed):
         "rmia_offline": rmia.scores(probs_x[target], probs_x[refs],
                                     keep[refs], probs_z[target],
                                     probs_z[refs], online=False, a=a),
-        "lira_online": _lira_or_none(stats, keep, models, True),
-        "lira_offline": _lira_or_none(stats, keep, models, False),
+        "lira_online": _lira(stats, keep, models, True),
+        "lira_offline": _lira(stats, keep, models, False),
         "threshold": -_loss(stats[target][:, 0])}
     for attack in ATTACK_ORDER:
       row = {"target": target, "references": k, "attack": attack,
              "offline_a": a if attack == "rmia_offline" else np.nan}
-      if scored[attack] is None:
-        row.update(auc=np.nan, **{"tpr_at_1%_fpr": np.nan,
-                                  "tpr_at_0.1%_fpr": np.nan})
-      else:
-        metrics = lira.metrics(member, scored[attack])
-        row.update(auc=metrics["auc"],
-                   **{m: metrics[m] for m in ("tpr_at_1%_fpr",
-                                              "tpr_at_0.1%_fpr")})
+      metrics = lira.metrics(member, scored[attack])
+      row.update({m: metrics[m] for m in ("auc", "tpr_at_1%_fpr",
+                                          "tpr_at_0.1%_fpr", "scored")})
       rows.append(row)
   return rows
 
 
 def _reference_table(df, out_dir):
   by = ["dataset", "private", "references", "attack"]
-  metric_cols = ["auc", "tpr_at_1%_fpr", "tpr_at_0.1%_fpr", "offline_a"]
+  metric_cols = ["auc", "tpr_at_1%_fpr", "tpr_at_0.1%_fpr", "scored",
+                 "offline_a"]
   agg = tables.aggregate(df, by, metric_cols)
   order = {a: i for i, a in enumerate(ATTACK_ORDER)}
   agg = agg.sort_values(["dataset", "private", "references", "attack"],
                         key=lambda c: c.map(order) if c.name == "attack"
                         else c, kind="stable")
   cols = ["dataset", "private", "references", "attack", "auc",
-          "tpr_at_1%_fpr", "tpr_at_0.1%_fpr", "offline_a"]
+          "tpr_at_1%_fpr", "tpr_at_0.1%_fpr", "scored", "offline_a"]
   md = tables.markdown(agg, cols, digits=3, with_std=cols[4:7])
   md += ("\n\nMedian (std) over targets, each attacked with k of the "
          "other models as references (a seeded choice per target) on the "
          "same members and non-members (the pool). RMIA's population "
          "samples are held-out non-members; offline RMIA's `a` is "
-         "calibrated on two non-target models. \"–\": LiRA needs an in and "
-         "an out reference for every candidate (online) or an out one "
-         "(offline), which k models chosen at random do not give; with all "
-         "N - 1 others (the last k) they always do. At n non-members a TPR at "
-         "FPR below 1/n is read at FPR 0.\n")
+         "calibrated on two non-target models. LiRA scores a candidate "
+         "only if some reference trained on it and some did not (online) or "
+         "some did not (offline); `scored` is the share of candidates scored "
+         "(the keep matrix is drawn entry by entry, so which are scored does "
+         "not depend on the target's membership), and \"–\" means none. At n "
+         "non-members a TPR at FPR below 1/n is read at FPR 0.\n")
   return exp.write_table(agg, out_dir, "rmia",
                          "RMIA, LiRA and the threshold attack by reference "
                          "models", md)

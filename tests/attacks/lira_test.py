@@ -6,9 +6,10 @@ from absl.testing import absltest
 import numpy as np
 
 from prifa_tf.attacks import lira
+from prifa_tf.attacks import rmia
 
 
-def simulated(models=16, n=400, effect=1.5, seed=0):
+def simulated(models=16, n=400, effect=1.5, seed=0, keep_fn=None):
   """Statistics = per-example difficulty + membership effect + noise.
 
   Difficulty varies far more across examples than membership moves them,
@@ -16,7 +17,7 @@ def simulated(models=16, n=400, effect=1.5, seed=0):
   does well.
   """
   rng = np.random.default_rng(seed)
-  keep = lira.keep_matrix(models, n, seed=seed)
+  keep = (keep_fn or lira.keep_matrix)(models, n, seed=seed)
   difficulty = rng.normal(0, 4, n)
   stats = (difficulty[None, :, None] + effect * keep[:, :, None]
            + rng.normal(0, 0.5, (models, n, 2)))
@@ -51,6 +52,68 @@ class LiraTest(absltest.TestCase):
     stats, keep = simulated(effect=0.0)
     auc = lira.metrics(keep[0], lira.scores(stats, keep, 0))["auc"]
     self.assertAlmostEqual(auc, 0.5, delta=0.08)
+
+  def test_independent_keep(self):
+    keep = lira.independent_keep(8, 4000, seed=1)
+    self.assertEqual(keep.shape, (8, 4000))
+    self.assertBetween(keep.mean(), 0.48, 0.52)
+    # Not balanced: column sums spread binomially (some 0 or 8 of 8).
+    self.assertGreater(len(set(keep.sum(axis=0))), 5)
+    np.testing.assert_array_equal(keep, lira.independent_keep(8, 4000, 1))
+
+  def test_leave_one_out_needs_an_independent_keep_matrix(self):
+    """Contract: references say nothing about the target's membership.
+
+    With a balanced keep matrix and leave-one-out, a member is in N/2 - 1
+    of the other models and a non-member in N/2, so at N = 4 LiRA scores
+    members and non-members apart with no signal at all. Drawn entry by
+    entry, it stays at chance.
+    """
+    def mean_auc(keep_fn, online):
+      stats, keep = simulated(models=4, n=4000, effect=0.0, keep_fn=keep_fn)
+      return np.mean([lira.metrics(keep[t], lira.scores(
+          stats, keep, t, online=online, fix_variance=True))["auc"]
+                      for t in range(4)])
+    self.assertLess(mean_auc(lira.keep_matrix, True), 0.42)
+    self.assertLess(mean_auc(lira.keep_matrix, False), 0.46)
+    self.assertAlmostEqual(mean_auc(lira.independent_keep, True), 0.5,
+                           delta=0.02)
+    self.assertAlmostEqual(mean_auc(lira.independent_keep, False), 0.5,
+                           delta=0.02)
+
+  def test_balanced_keep_inflates_rmia_online(self):
+    """With a real effect, a member's Pr(x) averages one "in" model fewer
+    under a balanced matrix, so RMIA online looks stronger than it is."""
+    def mean_auc(keep_fn, seed):
+      stats, keep = simulated(models=4, n=4000, effect=0.5, seed=seed,
+                              keep_fn=keep_fn)
+      rng = np.random.default_rng(seed + 100)
+      p = 1 / (1 + np.exp(-stats[:, :, 0]))
+      z = 1 / (1 + np.exp(-(rng.normal(0, 4, 1000)[None] +
+                            rng.normal(0, 0.5, (4, 1000)))))
+      aucs = []
+      for t in range(4):
+        refs = np.array([m for m in range(4) if m != t])
+        aucs.append(lira.metrics(keep[t], rmia.scores(
+            p[t], p[refs], keep[refs], z[t], z[refs]))["auc"])
+      return np.mean(aucs)
+    for seed in (0, 1):
+      self.assertGreater(mean_auc(lira.keep_matrix, seed),
+                         mean_auc(lira.independent_keep, seed) + 0.03)
+
+  def test_unscored_candidates(self):
+    stats, keep = simulated(models=4, n=2000, keep_fn=lira.independent_keep)
+    online = lira.scores(stats, keep, 0, online=True)
+    offline = lira.scores(stats, keep, 0, online=False)
+    ins = keep[1:].sum(axis=0)
+    np.testing.assert_array_equal(np.isnan(online), (ins == 0) | (ins == 3))
+    np.testing.assert_array_equal(np.isnan(offline), ins == 3)
+    m = lira.metrics(keep[0], online)
+    self.assertAlmostEqual(m["scored"], np.mean((ins > 0) & (ins < 3)))
+    self.assertGreater(m["auc"], 0.65)  # 3 shadows, per-example variance.
+    none = lira.metrics(keep[0], np.full(2000, np.nan))
+    self.assertTrue(np.isnan(none["auc"]))
+    self.assertEqual(none["scored"], 0.0)
 
   def test_metrics_by_hand(self):
     member = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0], dtype=bool)

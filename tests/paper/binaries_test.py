@@ -35,17 +35,17 @@ class BinariesTest(absltest.TestCase):
       self.assertIn(" h at 6000", proc.stdout, binary)
       self.assertFalse(os.path.exists(os.path.join(out, "runs")), binary)
 
-  def test_lira_dry_run_plans_balanced_halves(self):
+  def test_lira_dry_run_plans_one_run_per_model(self):
     data_dir = fixtures.require_tfds()
     out = self.create_tempdir().full_path
     proc = run("lira", f"--out={out}", "--scale=smoke", "--dry_run",
                "--privacy=nonprivate", f"--data_dir={data_dir}")
     self.assertEqual(proc.returncode, 0, proc.stderr[-2000:])
     self.assertEqual(proc.stdout.count("would run"), 10)
-    bad = run("lira", f"--out={out}", "--scale=smoke", "--num_models=5",
+    bad = run("lira", f"--out={out}", "--scale=smoke", "--num_models=3",
               f"--data_dir={data_dir}")
     self.assertEqual(bad.returncode, 2)
-    self.assertIn("even number", bad.stderr)
+    self.assertIn("at least 4 models", bad.stderr)
 
   def test_bad_flags_exit_2(self):
     out = self.create_tempdir().full_path

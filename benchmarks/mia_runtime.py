@@ -29,7 +29,8 @@ _SIZES = flags.DEFINE_list("sizes", ["2000", "10000"],
                            "Members (= non-members) per measurement.")
 _ATTACKS = flags.DEFINE_list("attacks", ["all"], "Attacks, or 'all'.")
 _BACKEND = flags.DEFINE_enum("backend", None,
-                             ["loky", "threading", "multiprocessing"],
+                             ["loky", "threading", "multiprocessing",
+                              "pooled"],
                              "joblib backend (default: one thread).")
 _CLASSES = flags.DEFINE_integer("num_classes", 10, "Classes of the logits.")
 _NPZ = flags.DEFINE_string("logits_npz", None, "Real logits to time on.")

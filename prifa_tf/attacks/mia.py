@@ -7,8 +7,14 @@ grid-search scikit-learn models and dominate the cost, so a joblib backend
 (``backend="loky"`` or ``"threading"``) parallelises them and
 ``max_examples`` bounds the sets they see.
 
+``backend="pooled"`` runs the trained attacks through ``pooled`` instead:
+the same procedure with every fit in one process pool and the random
+forest's grid read off shared forests (about N× faster at paper scale; see
+that module and ``benchmarks/attack_suite.py``).
+
 TF-Privacy draws its attacker splits from NumPy's global RNG: ``run`` seeds
-it, so results are reproducible.
+it, so results are reproducible (with a joblib backend, its MLP and forest
+draw from the workers' unseeded RNGs and are not; ``pooled`` seeds them).
 """
 
 import dataclasses
@@ -21,6 +27,8 @@ import tqdm
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures as ds
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import membership_inference_attack as mia
 
+from prifa_tf.attacks import pooled
+
 ATTACKS = {
     "threshold": ds.AttackType.THRESHOLD_ATTACK,
     "threshold_entropy": ds.AttackType.THRESHOLD_ENTROPY_ATTACK,
@@ -30,6 +38,8 @@ ATTACKS = {
     "knn": ds.AttackType.K_NEAREST_NEIGHBORS,
 }
 ALL_ATTACKS = tuple(ATTACKS)
+# joblib backends TF-Privacy takes, and our pooled engine.
+BACKENDS = ("loky", "threading", "multiprocessing", "pooled")
 
 
 @dataclasses.dataclass
@@ -155,18 +165,31 @@ def run(data: MembershipData, attacks: Sequence[str] = ALL_ATTACKS,
   Args:
     data: model outputs on members and non-members.
     attacks: names from ``ALL_ATTACKS``.
-    backend: joblib backend for the trained attacks (None: one thread).
+    backend: joblib backend for TF-Privacy's trained attacks (None: one
+      thread), or "pooled": ``pooled.run`` on every core. Pooled outcomes
+      share one wall time, that of all trained attacks together.
     seed: seeds NumPy's global RNG, which TF-Privacy uses.
     balance: balance the attacker's member/non-member training sets.
 
   Raises:
-    ValueError: unknown attack name.
+    ValueError: unknown attack name or backend.
   """
   unknown = [a for a in attacks if a not in ATTACKS]
   if unknown:
     raise ValueError(f"Unknown attacks {unknown}; choose from {ALL_ATTACKS}.")
+  if backend is not None and backend not in BACKENDS:
+    raise ValueError(f"Unknown backend {backend!r}; choose from {BACKENDS}.")
   attack_input = data.attack_input()
-  out = {}
+  requested, out = list(attacks), {}
+  if backend == "pooled":
+    trained = [a for a in attacks if a in pooled.TRAINED]
+    t0 = time.perf_counter()
+    results = pooled.run(attack_input, trained, seed=seed, balance=balance)
+    elapsed = time.perf_counter() - t0
+    for name in trained:
+      out[name] = _outcome(name, results[name], elapsed, data)
+    attacks = [a for a in attacks if a not in trained]
+    backend = None
   # On a terminal: which attack runs, and for how long (the trained ones
   # take minutes); elsewhere each outcome carries its wall time.
   bar = tqdm.tqdm(attacks, desc="membership inference", unit="attack",
@@ -181,22 +204,26 @@ def run(data: MembershipData, attacks: Sequence[str] = ALL_ATTACKS,
     elapsed = time.perf_counter() - t0
     if not results.single_attack_results:
       raise ValueError(f"Attack {name} could not run (too few examples).")
-    r = results.single_attack_results[0]
-    scores = np.asarray(r.membership_scores_train, dtype=float)
-    if len(scores) != len(data.ids_train):
-      raise AssertionError("TF-Privacy returned member scores of another "
-                           "length; ids would be misaligned.")
-    out[name] = AttackOutcome(
-        name=name, auc=float(r.get_auc()),
-        attacker_advantage=float(r.get_attacker_advantage()),
-        ppv=float(r.get_ppv()),
-        epsilon_lower_bound=_epsilon_lower_bound(r),
-        wall_time_s=elapsed, member_scores=scores,
-        nonmember_scores=np.asarray(r.membership_scores_test, dtype=float),
-        roc_fpr=np.asarray(r.roc_curve.fpr, dtype=float),
-        roc_tpr=np.asarray(r.roc_curve.tpr, dtype=float),
-        roc_nonmembers=_roc_negatives(r))
-  return out
+    out[name] = _outcome(name, results.single_attack_results[0], elapsed,
+                         data)
+  return {name: out[name] for name in requested}
+
+
+def _outcome(name, r, elapsed, data) -> AttackOutcome:
+  scores = np.asarray(r.membership_scores_train, dtype=float)
+  if len(scores) != len(data.ids_train):
+    raise AssertionError("TF-Privacy returned member scores of another "
+                         "length; ids would be misaligned.")
+  return AttackOutcome(
+      name=name, auc=float(r.get_auc()),
+      attacker_advantage=float(r.get_attacker_advantage()),
+      ppv=float(r.get_ppv()),
+      epsilon_lower_bound=_epsilon_lower_bound(r),
+      wall_time_s=elapsed, member_scores=scores,
+      nonmember_scores=np.asarray(r.membership_scores_test, dtype=float),
+      roc_fpr=np.asarray(r.roc_curve.fpr, dtype=float),
+      roc_tpr=np.asarray(r.roc_curve.tpr, dtype=float),
+      roc_nonmembers=_roc_negatives(r))
 
 
 def membership_probabilities(data: MembershipData):

@@ -60,9 +60,11 @@ _SET = flags.DEFINE_multi_string(
     "set", [], "Config override key=value for every run; --set=help lists "
     "the fields.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
-_BACKEND = flags.DEFINE_enum("backend", None,
-                             ["loky", "threading", "multiprocessing"],
-                             "joblib backend of the trained attacks.")
+_BACKEND = flags.DEFINE_enum(
+    "backend", None, list(attacks_lib.BACKENDS),
+    "Trained attacks: a joblib backend for TF-Privacy's, or 'pooled' (the "
+    "same procedure, every fit in one pool; the fast choice at paper "
+    "scale). Default: TF-Privacy, one thread.")
 _FROM_SCRATCH = flags.DEFINE_bool(
     "from_scratch", False, "Paper scale: train CIFAR-100(S) and CelebA from "
     "scratch although the paper fine-tunes them from ImageNet (without it, "

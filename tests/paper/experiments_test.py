@@ -36,6 +36,35 @@ class SpecsTest(absltest.TestCase):
     self.assertTrue(pd.isna(out["paper_skew_bias"][2]))  # Not in the paper.
     np.testing.assert_allclose(out["skew_bias_minus_paper"][:2], [0.1, 0.04])
 
+  def test_paper_prose_deltas_beside_ours(self):
+    rows = []
+    for private, acc in ((True, (0.40, 0.60, 0.70)), (False,
+                                                     (0.50, 0.80, 0.85))):
+      for step, a, auc, bias in zip(("BL", "+PA", "+SAT"), acc,
+                                    (0.50, 0.52, 0.55), (0.0, 0.1, 0.2)):
+        rows.append({"dataset": "cifar10s", "private": private,
+                     "step": step, "test_accuracy": a, "max_auc": auc,
+                     "skew_bias": bias + (0.05 if private else 0.0)})
+    agg = pd.DataFrame(rows)
+    out = ablation.paper_deltas(agg)
+    def row(dataset, metric):
+      hit = out[(out["dataset"] == dataset) & (out["metric"] == metric)]
+      return hit.iloc[0] if len(hit) == 1 else hit
+    # Table 6: DP - non-private at all techniques on CIFAR-10S.
+    bias = row("cifar10s", "skew_bias")
+    self.assertAlmostEqual(bias["paper"], 0.06)
+    self.assertAlmostEqual(bias["ours"], 0.05)
+    self.assertAlmostEqual(bias["ours_minus_paper"], -0.01)
+    acc = row("cifar10s", "test_accuracy")
+    self.assertAlmostEqual(acc["ours"], (0.70 - 0.85) * 100)  # In points.
+    self.assertTrue(acc["approx"])
+    # Datasets not run: NaN, left out of the markdown.
+    self.assertTrue(row("cifar10", "test_accuracy")["ours"].isna().all())
+    md = ablation._paper_deltas_section(agg)  # pylint: disable=protected-access
+    self.assertEqual(md.count("| Table 6 | cifar10s |"), 3)
+    self.assertNotIn("cifar100", md)
+    self.assertIn("| ≈-21.00 | -15.00 | +6.00 |", md)
+
   def test_ablation_runs(self):
     specs = ablation.CUMULATIVE.build(args())
     spec_lib.check_order(specs)

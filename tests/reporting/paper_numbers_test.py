@@ -103,6 +103,32 @@ class PaperNumbersTest(absltest.TestCase):
       self.assertEqual(by[(dataset, private, "BL")], float(before))
       self.assertEqual(by[(dataset, private, "+SAT")], float(after))
 
+  def test_prose_deltas(self):
+    """Each difference stated in prose: its sentence is in the paper, its
+    number is in the sentence, and the sentence names its dataset."""
+    flat = " ".join(self.text.split())
+    rows = self.data["prose_deltas"]["rows"]
+    self.assertLen(rows, 16)
+    tables_seen = set()
+    for r in rows:
+      quote = " ".join(r["quote"].split())
+      self.assertIn(quote, flat, r)
+      numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", quote)]
+      self.assertIn(abs(r["value"]), numbers, r)
+      # The last table the text names before the sentence is the row's,
+      # and the dataset is named in or shortly before it.
+      at = flat.index(quote)
+      context = flat[max(0, at - 1500):at + len(quote)]
+      name = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
+              "cifar10s": "CIFAR-10S", "cifar100s": "CIFAR-100S"}[r["dataset"]]
+      self.assertRegex(context, re.escape(name) + r"\b", r)
+      last_table = re.findall(r"Table \[(\d)", flat[:at])[-1]
+      self.assertEqual(f"Table {last_table}", r["table"], r)
+      approx = "approximately" in quote or "almost" in quote
+      self.assertEqual(r["approx"], approx and abs(r["value"]) >= 1, r)
+      tables_seen.add(r["table"])
+    self.assertEqual(tables_seen, {"Table 2", "Table 3", "Table 6"})
+
 
 if __name__ == "__main__":
   absltest.main()

@@ -177,6 +177,20 @@ COMMANDS = [
             " --model=wrn_10_1 --batch=16 --rounds=5",
             tiny=("--batch=4", "--image_size=8", "--rounds=1", "--steps=1"),
             expect=r"ours DPSGDKerasSGD .* of TF-Privacy's"),
+    Command(".venv/bin/python benchmarks/attack_suite.py --members=50000 "
+            "--nonmembers=10000",
+            tiny=("--members=600", "--nonmembers=300", "--noise_floor=false"),
+            expect=r"ratio TF-Privacy / pooled"),
+    Command(".venv/bin/python benchmarks/ray_sweep.py "
+            "--data_dir=../shared/tfds", tiny=("--runs=2", "--noop_runs=4"),
+            expect=r"speedup, 2 workers vs 1: .*\n(.*\n)*.*ms per run"),
+    Command(".venv/bin/python experiments/ablation.py "
+            "--out=sweeps/ablation_tiny --scale=tiny --privacy=nonprivate "
+            "--data_dir=../shared/tfds --ray_address=local "
+            "--ray_cpus_per_run=1", tiny=("--attacks=threshold",),
+            files=["sweeps/ablation_tiny/report.md",
+                   "sweeps/ablation_tiny/sweep.json"],
+            expect=r"Submitted 7 runs to Ray"),
     Command(".venv/bin/python benchmarks/logical_batch_memory.py"
             " --model=wrn_16_4 --physical=32 --logical=4096",
             tiny=("--model=wrn_10_1", "--physical=4", "--logical=16"),

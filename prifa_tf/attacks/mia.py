@@ -9,8 +9,9 @@ grid-search scikit-learn models and dominate the cost, so a joblib backend
 
 ``backend="pooled"`` runs the trained attacks through ``pooled`` instead:
 the same procedure with every fit in one process pool and the random
-forest's grid read off shared forests (about N× faster at paper scale; see
-that module and ``benchmarks/attack_suite.py``).
+forest's grid read off shared forests (2.9x faster than TF-Privacy with
+loky at paper scale on 2 cores; see that module and
+``benchmarks/attack_suite.py``).
 
 TF-Privacy draws its attacker splits from NumPy's global RNG: ``run`` seeds
 it, so results are reproducible (with a joblib backend, its MLP and forest

@@ -20,6 +20,7 @@ from absl import flags
 from prifa_tf import attacks as attacks_lib
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
+from prifa_tf.paper import runs
 from prifa_tf.reporting import console
 from prifa_tf.reporting import provenance
 from prifa_tf.reporting import report_page
@@ -65,6 +66,18 @@ _BACKEND = flags.DEFINE_enum(
     "Trained attacks: a joblib backend for TF-Privacy's, or 'pooled' (the "
     "same procedure, every fit in one pool; the fast choice at paper "
     "scale). Default: TF-Privacy, one thread.")
+_RAY = flags.DEFINE_string(
+    "ray_address", None, "Run the sweep on Ray: 'auto' (the cluster this "
+    "node belongs to), HOST:PORT, or 'local' (start Ray on this machine). "
+    "Default: in this process, one run after another.")
+_RAY_CPUS = flags.DEFINE_float("ray_cpus_per_run", 1.0,
+                               "Ray: CPUs each run asks for.")
+_RAY_GPUS = flags.DEFINE_float(
+    "ray_gpus_per_run", None, "Ray: GPUs each run asks for (default: 1 if "
+    "the cluster has GPUs, else 0).")
+_RAY_RETRIES = flags.DEFINE_integer(
+    "ray_max_retries", 3, "Ray: retries of a run whose worker or node dies "
+    "(it resumes from its checkpoint).")
 _FROM_SCRATCH = flags.DEFINE_bool(
     "from_scratch", False, "Paper scale: train CIFAR-100(S) and CelebA from "
     "scratch although the paper fine-tunes them from ImageNet (without it, "
@@ -167,9 +180,15 @@ def main(experiment: exp.Experiment, argv) -> int:
         f"into {out}")
   status = {}
   if not _REPORT_ONLY.value:
-    status = runner.run_sweep(out, specs, dry_run=_DRY.value,
-                              data_dir=_DATA_DIR.value, backend=_BACKEND.value,
-                              throughput=_THROUGHPUT.value)
+    task = runs.PaperTask(data_dir=_DATA_DIR.value, backend=_BACKEND.value)
+    try:
+      status = runner.run_sweep(
+          out, specs, task, dry_run=_DRY.value, throughput=_THROUGHPUT.value,
+          executor="ray" if _RAY.value else "local",
+          ray_options=_ray_options())
+    except runner.SweepLocked as e:
+      print(f"error: {e}", file=sys.stderr)
+      return 2
   if _DRY.value:
     return 0
   df = tables.collect(out, specs, runner.run_dir)
@@ -195,6 +214,14 @@ def main(experiment: exp.Experiment, argv) -> int:
           file=sys.stderr)
     return 1
   return 0
+
+
+def _ray_options():
+  if not _RAY.value:
+    return None
+  return {"address": None if _RAY.value == "local" else _RAY.value,
+          "num_cpus": _RAY_CPUS.value, "num_gpus": _RAY_GPUS.value,
+          "max_retries": _RAY_RETRIES.value}
 
 
 def _report_page(experiment, args, out, specs, df, files) -> str:

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 from prifa_tf.evaluation import mia_monitor
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
+from prifa_tf.paper import runs
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.reporting import tables
@@ -45,7 +46,7 @@ def _specs(args):
           cfg = exp.config(args, dataset, eps, techniques, seed)
           # Non-private arms train past the early-stopping point to show it.
           cfg.early_stopping_patience = 0
-          n = (cfg.train_subset or runner.FULL_TRAIN_SIZES[cfg.base_dataset])
+          n = (cfg.train_subset or runs.FULL_TRAIN_SIZES[cfg.base_dataset])
           out.append(RunSpec(
               name=f"{dataset}/{exp.privacy_name(eps)}/{arm}/seed{seed}",
               config=cfg.validate(),
@@ -60,9 +61,9 @@ def _specs(args):
 def _report(df, args, out_dir):
   if df.empty:
     return []
-  runs = df[df["arm"] != "reference"]
+  arm_runs = df[df["arm"] != "reference"]
   files = []
-  summary = tables.aggregate(runs, ["dataset", "private", "arm"],
+  summary = tables.aggregate(arm_runs, ["dataset", "private", "arm"],
                              ["test_accuracy", "max_auc",
                               "max_tpr_at_1%_fpr", "epsilon",
                               "epsilon_lower_bound"])

@@ -13,6 +13,11 @@ an earlier run of the same sweep:
   run's members.
 - ``risk_shadows``: with ``risk_score="lira_score"``, the shadows of
   ``remove_from`` whose LiRA scores rank the ids to remove.
+- ``after``: any other runs this one must follow.
+
+What a run takes from its parents is the task's business
+(``prifa_tf.paper.runs`` for the paper); the runner only orders runs by
+``parents``.
 """
 
 import dataclasses
@@ -42,6 +47,7 @@ class RunSpec:
     exclude_ids: training ids this run leaves out (LiRA's keep matrix).
     shadow_of, shadow_index, num_shadows: a LiRA shadow (see module).
     risk_shadows: shadows whose LiRA scores rank removals (see module).
+    after: other runs this one follows.
   """
   name: str
   config: TrainConfig
@@ -59,6 +65,7 @@ class RunSpec:
   shadow_index: int = 0
   num_shadows: int = 0
   risk_shadows: Sequence[str] = ()
+  after: Sequence[str] = ()
 
   def __post_init__(self):
     if not _NAME.match(self.name) or ".." in self.name.split("/"):
@@ -75,8 +82,9 @@ class RunSpec:
 
   @property
   def parents(self):
-    return [p for p in (self.remove_from, self.track_from, self.shadow_of)
-            if p] + list(self.risk_shadows)
+    out = [p for p in (self.remove_from, self.track_from, self.shadow_of)
+           if p] + list(self.risk_shadows) + list(self.after)
+    return list(dict.fromkeys(out))
 
 
 def check_order(specs: Sequence[RunSpec]) -> None:

@@ -27,6 +27,7 @@ from prifa_tf.paper import celeba
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
 from prifa_tf.paper import lira_experiment
+from prifa_tf.paper import runs
 from prifa_tf.paper import onion
 from prifa_tf.paper import privacy_sweeps
 from prifa_tf.paper import timeline
@@ -54,8 +55,9 @@ class TinySweepsTest(absltest.TestCase):
     data_dir = None if data_fn else fixtures.require_tfds()
     out = self.create_tempdir().full_path
     specs = experiment.build(a)
-    status = runner.run_sweep(out, specs, data_dir=data_dir,
-                              log=lambda _: None, data_fn=data_fn)
+    status = runner.run_sweep(
+        out, specs, runs.PaperTask(data_dir=data_dir, data_fn=data_fn),
+        log=lambda _: None)
     self.assertEqual({n: s["status"] for n, s in status.items()},
                      {s.name: "done" for s in specs})
     df = tables.collect(out, specs, runner.run_dir)

@@ -6,13 +6,15 @@ Runs the same sweep (the tiny cumulative ablation on CIFAR-10, non-private:
 7 independent runs) into fresh directories, one after another in this
 process:
 
-1. in process (the default runner);
-2. on a local Ray with 1 CPU: one run at a time, in a worker process;
-3. on a local Ray with 2 CPUs: two runs at a time, each with 1 CPU (and
-   TensorFlow thread pools of 1).
+1. in process (the default runner; TensorFlow uses every core);
+2. on a local Ray, 1 worker: one run at a time asking for every CPU (so
+   its TensorFlow thread pools are as in process);
+3. on a local Ray, 2 workers: two runs at a time, each asking for half the
+   CPUs (thread pools of that size).
 
 and prints the wall times, the 2-vs-1 speedup, and Ray's overhead per run
-(Ray with 1 worker against in process, over the runs). Then it times
+(1 worker against in process: starting Ray and its worker process, which
+imports TensorFlow and decodes the data once, and shipping each task). Then it times
 ``--noop_runs`` runs that do nothing, in process and on Ray, for the fixed
 cost Ray adds to each run. Every sweep's results must agree (printed).
 """
@@ -88,13 +90,15 @@ def main(argv):
         f"), {os.cpu_count()} CPUs on this machine", flush=True)
   dirs, times = {}, {}
   dirs["in process"], times["in process"] = _sweep(specs, task, quiet)
-  for cpus in (1, 2):
-    ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)
+  cpus = os.cpu_count() or 2
+  for workers in (1, 2):
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False,
+             log_to_driver=False, configure_logging=False)
     try:
-      name = f"Ray, {cpus} worker{'s' if cpus > 1 else ''}"
+      name = f"Ray, {workers} worker{'s' if workers > 1 else ''}"
       dirs[name], times[name] = _sweep(
-          specs, task, quiet, executor="ray", ray_options={"num_cpus": 1})
+          specs, task, quiet, executor="ray",
+          ray_options={"num_cpus": max(1, cpus // workers)})
     finally:
       ray.shutdown()
   for name, seconds in times.items():
@@ -115,7 +119,8 @@ def main(argv):
                         labels={}) for i in range(_NOOP.value)]
   out, t_local = _sweep(noop_specs, _Noop(), quiet)
   shutil.rmtree(out)
-  ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False,
+  ray.init(address="local", num_cpus=1, include_dashboard=False,
+           log_to_driver=False,
            configure_logging=False)
   try:
     _sweep(noop_specs[:2], _Noop(), quiet, executor="ray")  # Warm up.

@@ -23,6 +23,7 @@ Each run is one task:
 The driver alone writes ``sweep.json``, after each run finishes.
 """
 
+import contextlib
 import os
 import time
 import traceback
@@ -43,6 +44,20 @@ def worker_env(num_cpus: float, num_gpus: float) -> dict:
   return env
 
 
+# A Ray worker process runs many tasks: each task type's session (the
+# paper's: one decoded copy of each TFDS split) stays open across them, as
+# it does across the runs of the in-process runner.
+_SESSIONS = contextlib.ExitStack()
+_OPEN = set()
+
+
+def _open_session(task):
+  key = (type(task).__module__, type(task).__qualname__)
+  if key not in _OPEN:
+    _SESSIONS.enter_context(task.session())
+    _OPEN.add(key)
+
+
 def _execute(out_dir, spec, task, *parents):
   """Body of one run's task. Returns a status record and never raises, so
   Ray retries a run only when its worker dies, not when the run fails."""
@@ -53,8 +68,8 @@ def _execute(out_dir, spec, task, *parents):
   t0 = time.time()
   log = runner.prefixed(lambda m: print(m, flush=True), spec.name)
   try:
-    with task.session():
-      task.run(out_dir, spec, log)
+    _open_session(task)
+    task.run(out_dir, spec, log)
   except Exception as e:  # pylint: disable=broad-except
     record = runner.failed_record(out_dir, spec.name, e)
     print(traceback.format_exc(), flush=True)

@@ -33,6 +33,7 @@ from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
 from prifa_tf.paper import runs
 from prifa_tf.reporting import results as results_lib
+from prifa_tf.sweeps import ray_runner
 from prifa_tf.sweeps import runner
 from prifa_tf.sweeps.spec import RunSpec
 
@@ -79,6 +80,7 @@ def _accuracies(out, specs):
 
 def main(argv):
   del argv
+  ray_runner.local_auth_env()
   import ray  # pylint: disable=g-import-not-at-top
   args = exp.Args(scale=configs.TINY, seeds=[0], privacy="nonprivate",
                   datasets=["cifar10"], data_dir=_DATA.value,

@@ -5,9 +5,15 @@ cluster stops with ``stop()`` without touching any other Ray on the
 machine (``ray stop`` would). The head offers no CPUs, so every task runs
 on a worker node. Workers inherit this process's environment (PYTHONPATH),
 so they import ``prifa_tf`` and ``tests`` as the test does.
+
+Ray 2.60 authenticates every connection with a token, and reads the
+driver's setting when ``ray`` is imported: importing this module sets a
+random token in the environment (nodes and driver share it; nothing is
+written to ~/.ray), so import it before ``ray``.
 """
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -15,6 +21,12 @@ import subprocess
 import sys
 import tempfile
 import time
+
+
+if "ray" in sys.modules:
+  raise ImportError("import tests.ray_cluster before ray (see docstring)")
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
 
 
 def _free_port():

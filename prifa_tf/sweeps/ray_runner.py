@@ -25,12 +25,26 @@ The driver alone writes ``sweep.json``, after each run finishes.
 
 import contextlib
 import os
+import secrets
+import sys
 import time
 import traceback
 from typing import Callable, Dict, Optional, Sequence
 
 from prifa_tf.sweeps import runner
 from prifa_tf.sweeps import spec as spec_lib
+
+
+def local_auth_env() -> None:
+  """A fresh random token for a Ray this process starts (Ray 2.60
+  authenticates every connection with a token; without one in the
+  environment it writes one to ~/.ray, which may be read-only or shared).
+  Takes effect only before ``ray`` is imported, and never overrides a
+  token the user set."""
+  if "ray" in sys.modules or os.environ.get("RAY_AUTH_TOKEN"):
+    return
+  os.environ["RAY_AUTH_MODE"] = "token"
+  os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
 
 
 def worker_env(num_cpus: float, num_gpus: float) -> dict:
@@ -98,6 +112,8 @@ def run(out_dir: str, specs: Sequence[spec_lib.RunSpec], task, status: Dict,
       else 0).
     max_retries: retries of a run whose worker or node dies.
   """
+  if address is None:
+    local_auth_env()
   try:
     import ray  # pylint: disable=g-import-not-at-top
   except ImportError as e:

@@ -8,14 +8,14 @@ a task that starts after its parent, in a worker process of a worker node.
 
 import os
 
+from tests import ray_cluster  # pylint: disable=g-bad-import-order
 from absl.testing import absltest
+import ray  # After ray_cluster (its auth token).
 import numpy as np
-import ray
 
 from prifa_tf.paper import runs
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.sweeps import runner
-from tests import ray_cluster
 from tests.paper import runs_test
 
 

@@ -13,12 +13,12 @@ import signal
 import threading
 import time
 
+from tests import ray_cluster  # pylint: disable=g-bad-import-order
 from absl.testing import absltest
-import ray
+import ray  # After ray_cluster (its auth token).
 
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.sweeps import runner
-from tests import ray_cluster
 from tests.sweeps import fake_task
 from tests.sweeps.fake_task import spec
 

@@ -26,6 +26,7 @@ from prifa_tf.reporting import provenance
 from prifa_tf.reporting import report_page
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.reporting import tables
+from prifa_tf.sweeps import ray_runner
 from prifa_tf.sweeps import runner
 from prifa_tf.training import ConfigError
 from prifa_tf.training.config import describe_fields
@@ -186,7 +187,7 @@ def main(experiment: exp.Experiment, argv) -> int:
           out, specs, task, dry_run=_DRY.value, throughput=_THROUGHPUT.value,
           executor="ray" if _RAY.value else "local",
           ray_options=_ray_options())
-    except runner.SweepLocked as e:
+    except (runner.SweepLocked, ray_runner.RayUnavailable) as e:
       print(f"error: {e}", file=sys.stderr)
       return 2
   if _DRY.value:

@@ -26,6 +26,7 @@ The driver alone writes ``sweep.json``, after each run finishes.
 import contextlib
 import os
 import secrets
+import socket
 import sys
 import time
 import traceback
@@ -33,6 +34,30 @@ from typing import Callable, Dict, Optional, Sequence
 
 from prifa_tf.sweeps import runner
 from prifa_tf.sweeps import spec as spec_lib
+
+
+class RayUnavailable(RuntimeError):
+  """Ray is not installed, or the cluster cannot be reached."""
+
+
+def check_reachable(address: Optional[str], timeout: float = 10.0) -> None:
+  """Fails fast (Ray itself retries for minutes) when HOST:PORT does not
+  answer. "auto" and None are left to Ray."""
+  if not address or address in ("auto", "local"):
+    return
+  host, _, port = address.rpartition(":")
+  if not host or not port.isdigit():
+    raise RayUnavailable(f"--ray_address {address!r} is not auto, local or "
+                         "HOST:PORT.")
+  if host.startswith("ray://"):
+    return  # Ray Client: left to Ray.
+  try:
+    socket.create_connection((host, int(port)), timeout=timeout).close()
+  except OSError as e:
+    raise RayUnavailable(
+        f"no Ray head answers at {address} ({e.strerror or e}); start it "
+        "with `ray start --head --port=PORT` there, or pass "
+        "--ray_address=local to run on this machine.") from None
 
 
 def local_auth_env() -> None:
@@ -114,11 +139,12 @@ def run(out_dir: str, specs: Sequence[spec_lib.RunSpec], task, status: Dict,
   """
   if address is None:
     local_auth_env()
+  check_reachable(address)
   try:
     import ray  # pylint: disable=g-import-not-at-top
   except ImportError as e:
-    raise RuntimeError("executor 'ray' needs Ray: pip install -r "
-                       "requirements.txt") from e
+    raise RayUnavailable("executor 'ray' needs Ray: pip install -r "
+                         "requirements.txt") from e
   started_here = not ray.is_initialized()
   if started_here:
     # "local": a new Ray on this machine, never one that happens to run.

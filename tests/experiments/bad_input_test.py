@@ -9,6 +9,7 @@ workdir.
 """
 
 import dataclasses
+import fcntl
 import glob
 import hashlib
 import os
@@ -97,6 +98,18 @@ def _corrupt_data_dir(workdir):
       f.truncate(os.path.getsize(record) // 3)
 
 
+_HELD = []  # Lock files held open by this process during the test.
+
+
+def _locked_sweep(out):
+  """A sweep directory whose lock another driver (this process) holds."""
+  os.makedirs(out, exist_ok=True)
+  fd = os.open(os.path.join(out, "sweep.lock"), os.O_RDWR | os.O_CREAT)
+  fcntl.flock(fd, fcntl.LOCK_EX)
+  os.write(fd, f"pid {os.getpid()} on this host\n".encode())
+  _HELD.append(fd)
+
+
 CASES = [
     Case("unknown_model", "train", lambda w: [PRIVATE, "--set=model=wrn_99_1"],
          r"model must be one of"),
@@ -153,6 +166,15 @@ CASES = [
          r"--from_scratch", workdir_arg="--out"),
     Case("sweep_out_is_a_file", "ablation", lambda w: ["--scale=tiny"],
          r"--out .* is a file", setup=_file_at, workdir_arg="--out"),
+    Case("ray_head_unreachable", "ablation",
+         lambda w: ["--scale=tiny", "--ray_address=127.0.0.1:1"],
+         r"no Ray head answers at 127\.0\.0\.1:1", workdir_arg="--out"),
+    Case("ray_address_malformed", "ablation",
+         lambda w: ["--scale=tiny", "--ray_address=head-without-port"],
+         r"is not auto, local or HOST:PORT", workdir_arg="--out"),
+    Case("sweep_has_a_driver", "ablation", lambda w: ["--scale=tiny"],
+         r"being run by another driver \(pid \d+", setup=_locked_sweep,
+         workdir_arg="--out"),
     Case("corrupt_tfrecord", "train",
          lambda w: [PRIVATE, f"--data_dir={os.path.join(w, '..', 'tfds_copy')}"],
          r"corrupt or truncated", setup=_corrupt_data_dir, needs_data=True),

@@ -57,6 +57,11 @@ class LocalCluster:
         p for p in (root, os.environ.get("PYTHONPATH")) if p)
 
   def _start(self, *args):
+    # Free ports for every per-node service with a fixed default, so that
+    # clusters of concurrent tests (and nodes of one machine) never clash.
+    args += tuple(f"--{name}={_free_port()}" for name in (
+        "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
+        "runtime-env-agent-port", "metrics-export-port"))
     with open(os.path.join(self.temp, f"node{len(self.procs)}.log"),
               "w") as log:
       proc = subprocess.Popen([_ray_cli(), "start", "--block", *args],

@@ -233,11 +233,11 @@ def _report_page(experiment, args, out, specs, df, files) -> str:
     recorded = results_lib.read_json(status_path).get("runs", {})
   rows = ({} if df.empty else
           {r["run"]: r for r in df.to_dict("records")})
-  runs = {}
+  run_rows = {}
   for s in specs:
     row = rows.get(s.name, {})
     rec = recorded.get(s.name, {})
-    runs[s.name] = {
+    run_rows[s.name] = {
         "status": ("done" if s.name in rows else
                    rec.get("status", "not run")),
         "epsilon": row.get("epsilon"),
@@ -246,7 +246,7 @@ def _report_page(experiment, args, out, specs, df, files) -> str:
         "dir": runner.run_dir(out, s.name)}
   header = (f"Scale: {args.scale.name}; seeds {args.seeds}; privacy: "
             f"{args.privacy}; attacks: {', '.join(args.attacks)}.")
-  return report_page.write(out, experiment.title, files, runs, header)
+  return report_page.write(out, experiment.title, files, run_rows, header)
 
 
 def run(experiment: exp.Experiment) -> None:

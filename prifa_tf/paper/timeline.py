@@ -74,7 +74,7 @@ def _report(df, args, out_dir):
   files += exp.write_table(summary, out_dir, "timeline",
                            "Memorization timeline: final metrics (Figure 2)",
                            md)
-  for (dataset, seed), g in runs.groupby(["dataset", "seed"], sort=False):
+  for (dataset, seed), g in arm_runs.groupby(["dataset", "seed"], sort=False):
     panels = list(g.itertuples())
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.0),
                              squeeze=False)

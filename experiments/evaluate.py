@@ -32,10 +32,7 @@ _ATTACKS = flags.DEFINE_list(
     "attacks", ["threshold", "threshold_entropy", "lr", "mlp"],
     f"Attacks to run, or 'all' for {', '.join(attacks.ALL_ATTACKS)}.")
 _BACKEND = flags.DEFINE_enum(
-    "backend", None, list(attacks.BACKENDS),
-    "Trained attacks: a joblib backend for TF-Privacy's, or 'pooled' (the "
-    "same procedure, every fit in one pool; the fast choice at paper "
-    "scale). Default: TF-Privacy, one thread.")
+    "backend", None, list(attacks.BACKENDS), attacks.BACKEND_HELP)
 _MAX = flags.DEFINE_integer(
     "max_examples", None, "At most this many members and non-members.")
 _SEED = flags.DEFINE_integer("seed", 0, "Attack seed.")

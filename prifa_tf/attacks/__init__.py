@@ -2,6 +2,7 @@
 
 from prifa_tf.attacks.mia import ALL_ATTACKS
 from prifa_tf.attacks.mia import ATTACKS
+from prifa_tf.attacks.mia import BACKEND_HELP
 from prifa_tf.attacks.mia import BACKENDS
 from prifa_tf.attacks.mia import headline
 from prifa_tf.attacks.mia import MembershipData

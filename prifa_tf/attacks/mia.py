@@ -41,6 +41,9 @@ ATTACKS = {
 ALL_ATTACKS = tuple(ATTACKS)
 # joblib backends TF-Privacy takes, and our pooled engine.
 BACKENDS = ("loky", "threading", "multiprocessing", "pooled")
+BACKEND_HELP = ("Trained attacks: a joblib backend for TF-Privacy's, or "
+                "'pooled' (the same procedure, every fit in one pool; the fast "
+                "choice at paper scale). Default: TF-Privacy, one thread.")
 
 
 @dataclasses.dataclass

@@ -63,10 +63,7 @@ _SET = flags.DEFINE_multi_string(
     "the fields.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory.")
 _BACKEND = flags.DEFINE_enum(
-    "backend", None, list(attacks_lib.BACKENDS),
-    "Trained attacks: a joblib backend for TF-Privacy's, or 'pooled' (the "
-    "same procedure, every fit in one pool; the fast choice at paper "
-    "scale). Default: TF-Privacy, one thread.")
+    "backend", None, list(attacks_lib.BACKENDS), attacks_lib.BACKEND_HELP)
 _RAY = flags.DEFINE_string(
     "ray_address", None, "Run the sweep on Ray: 'auto' (the cluster this "
     "node belongs to), HOST:PORT, or 'local' (start Ray on this machine). "

@@ -160,10 +160,7 @@ def run(out_dir: str, specs: Sequence[spec_lib.RunSpec], task, status: Dict,
         runtime_env={"env_vars": worker_env(num_cpus, num_gpus)})
     refs, names = {}, {}
     for spec in specs:
-      if task.is_finished(out_dir, spec):
-        status[spec.name] = {**status.get(spec.name, {}),
-                             "status": "cached"}
-        log(f"{spec.name}: finished, skipped.")
+      if runner.skip_finished(out_dir, spec, task, status, log, spec.name):
         continue
       parents = [refs[p] for p in spec.parents if p in refs]
       ref = remote.options(name=f"run:{spec.name}", **resources).remote(

@@ -160,9 +160,7 @@ def _dry_run(out_dir, specs, task, status, throughput, log):
   total = 0.0
   for k, spec in enumerate(specs, 1):
     head = f"[{k}/{len(specs)}] {spec.name}"
-    if task.is_finished(out_dir, spec):
-      status[spec.name] = {**status.get(spec.name, {}), "status": "cached"}
-      log(f"{head}: finished, skipped.")
+    if skip_finished(out_dir, spec, task, status, log, head):
       continue
     cost = task.cost(spec)
     total += cost["wrn16_4_units"]
@@ -180,6 +178,15 @@ def _dry_run(out_dir, specs, task, status, throughput, log):
   return status
 
 
+def skip_finished(out_dir, spec, task, status, log, head) -> bool:
+  """Marks a finished run "cached" (and says so); whether it was."""
+  if not task.is_finished(out_dir, spec):
+    return False
+  status[spec.name] = {**status.get(spec.name, {}), "status": "cached"}
+  log(f"{head}: finished, skipped.")
+  return True
+
+
 def failed_record(out_dir: str, name: str, error: BaseException) -> dict:
   """The status of a failed run; its traceback goes to error.txt."""
   console.write_traceback(error, run_dir(out_dir, name))
@@ -192,9 +199,7 @@ def _run_local(out_dir, specs, task, status, log):
   session = {"start": time.time(), "trained": 0, "seconds": 0.0}
   for k, spec in enumerate(specs, 1):
     head = f"[{k}/{len(specs)}] {spec.name}"
-    if task.is_finished(out_dir, spec):
-      status[spec.name] = {**status.get(spec.name, {}), "status": "cached"}
-      log(f"{head}: finished, skipped.")
+    if skip_finished(out_dir, spec, task, status, log, head):
       continue
     missing = [p for p in spec.parents if p in bad]
     if missing:

@@ -24,6 +24,17 @@ def spec(name, parents: Sequence[str] = (), value=1, fail=False,
                  after=tuple(parents))
 
 
+def chain():
+  """a -> b -> c, and d after a and b; e alone."""
+  return [spec("a", value=1), spec("b", ["a"], value=2),
+          spec("c", ["b"], value=3), spec("d", ["a", "b"], value=4),
+          spec("e", value=5)]
+
+
+def quiet(_):
+  pass
+
+
 @dataclasses.dataclass
 class SumTask:
   """Run = read parents' results, wait ``seconds``, write the sum."""

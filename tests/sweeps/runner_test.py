@@ -13,18 +13,9 @@ from absl.testing import absltest
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.sweeps import runner
 from tests.sweeps import fake_task
+from tests.sweeps.fake_task import chain
+from tests.sweeps.fake_task import quiet
 from tests.sweeps.fake_task import spec
-
-
-def quiet(_):
-  pass
-
-
-def chain():
-  """a -> b -> c, and d after a and b; e alone."""
-  return [spec("a", value=1), spec("b", ["a"], value=2),
-          spec("c", ["b"], value=3), spec("d", ["a", "b"], value=4),
-          spec("e", value=5)]
 
 
 def _hold_lock(out_dir, ready, release):

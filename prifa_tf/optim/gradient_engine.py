@@ -86,6 +86,8 @@ class GradientEngine(tf.Module):
       sums, norms, losses, logits = self._clipped_sum(
           self.model, self.loss_fn, x, y, weights, self.views,
           self.l2_norm_clip)
+      # Statistics are float32 whatever the model's dtype.
+      norms, losses = tf.cast(norms, tf.float32), tf.cast(losses, tf.float32)
       real = weights > 0
       real_norms = tf.boolean_mask(norms, real)
       clipped = tf.reduce_sum(tf.cast(real_norms > self.l2_norm_clip,
@@ -97,6 +99,7 @@ class GradientEngine(tf.Module):
         all_logits = self.model(x, training=True)
         losses = tf.reduce_mean(tf.reshape(
             self.loss_fn(y, all_logits), [-1, self.views]), axis=1)
+        losses = tf.cast(losses, tf.float32)
         total = tf.reduce_sum(losses * weights)
       sums = tape.gradient(total, variables,
                            unconnected_gradients=tf.UnconnectedGradients.ZERO)

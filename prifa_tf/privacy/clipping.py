@@ -24,7 +24,10 @@ def per_example_global_norms(per_example_grads):
 
 def clip_factors(norms, l2_norm_clip):
   """min(1, C / ||g||): multiplying g by it gives norm <= C."""
-  return tf.minimum(1.0, l2_norm_clip / tf.maximum(norms, 1e-12))
+  norms = tf.convert_to_tensor(norms)
+  one = tf.ones([], norms.dtype)
+  return tf.minimum(one, tf.cast(l2_norm_clip, norms.dtype) /
+                    tf.maximum(norms, tf.cast(1e-12, norms.dtype)))
 
 
 def clipped_weighted_sum(per_example_grads, l2_norm_clip, weights=None):

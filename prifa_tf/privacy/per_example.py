@@ -57,9 +57,10 @@ def clipped_sum_loop(model, loss_fn, x, y, weights, views, l2_norm_clip):
   variables = model.trainable_variables
   xs, ys, n = _split_views(x, y, views)
   acc = [tf.zeros_like(v) for v in variables]
-  norms = tf.TensorArray(tf.float32, size=n)
-  losses = tf.TensorArray(tf.float32, size=n)
-  logits = tf.TensorArray(tf.float32, size=n)
+  dtype = variables[0].dtype  # float32, or float64 in precision tests.
+  norms = tf.TensorArray(dtype, size=n)
+  losses = tf.TensorArray(dtype, size=n)
+  logits = tf.TensorArray(dtype, size=n)
   for i in tf.range(n):
     with tf.GradientTape() as tape:
       loss, logit = _example_loss(model, loss_fn, xs[i], ys[i])
@@ -67,7 +68,7 @@ def clipped_sum_loop(model, loss_fn, x, y, weights, views, l2_norm_clip):
                           unconnected_gradients=tf.UnconnectedGradients.ZERO)
     norm = tf.linalg.global_norm(grads)
     factor = clipping.clip_factors(norm, l2_norm_clip) * tf.cast(
-        weights[i], tf.float32)
+        weights[i], dtype)
     acc = [a + factor * g for a, g in zip(acc, grads)]
     norms = norms.write(i, norm)
     losses = losses.write(i, loss)

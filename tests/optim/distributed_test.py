@@ -88,28 +88,48 @@ class DistributedEngineTest(parameterized.TestCase):
 
 
 class DistributedTrainerTest(absltest.TestCase):
+  """The whole recipe (DP-SAT, momentum, EMA, AM) under R = 1, 2, 4.
 
-  def test_dpsat_ema_momentum_match_single_device(self):
+  Compared in float64: replicas sum the per-example clipped gradients in
+  another order than one device does, which float32 rounds differently
+  (~1e-7 per step). The recipe's non-smooth points (a ReLU whose input
+  rounding moves across zero) can amplify such a difference: in float32
+  this very run differs by up to 3e-4 after 3 steps at R = 4, and by 1e-7
+  at R = 2. In float64 the same runs agree to 2e-16, so the difference is
+  rounding, not the replica path. The tolerance, 1e-10, is that rounding
+  (float64's 1.1e-16) times the amplification float32 showed (3e-4 / 6e-8
+  = 5e3, giving 6e-13), with a margin: a bug in the replica path (a
+  replica's sum counted twice, noise drawn per replica, the perturbation
+  applied per replica) moves weights by 1e-3 or more.
+  """
+
+  def test_dpsat_ema_momentum_match_single_device_float64(self):
     fixtures.quiet_tf()
     cfg = dict(steps=3, sharpness_rho=0.05, momentum=0.9, ema_decay=0.9,
                eval_weights="ema", augmult=2, noise_multiplier=1.0)
     weights, results = {}, {}
-    for replicas in (1, 2, 4):
-      strategy = fixtures.mirrored(replicas) if replicas > 1 else None
-      trainer = fixtures.make_trainer(self.create_tempdir().full_path,
-                                      distribution=strategy, **cfg)
-      results[replicas] = trainer.run()
-      weights[replicas] = fixtures.final_weights(trainer)
-      ema = [v.numpy() for v in trainer.averages.ema]
-      if replicas > 1:  # Replicas never diverge.
-        for v in trainer.model.trainable_variables + trainer.averages.ema:
-          copies = [c.numpy() for c in v.values]
-          for c in copies[1:]:
-            np.testing.assert_array_equal(c, copies[0])
-      weights[replicas] += ema
+    floatx = tf.keras.backend.floatx()
+    tf.keras.backend.set_floatx("float64")
+    try:
+      for replicas in (1, 2, 4):
+        strategy = fixtures.mirrored(replicas) if replicas > 1 else None
+        trainer = fixtures.make_trainer(self.create_tempdir().full_path,
+                                        distribution=strategy, **cfg)
+        results[replicas] = trainer.run()
+        weights[replicas] = fixtures.final_weights(trainer)
+        self.assertEqual(weights[replicas][0].dtype, np.float64)
+        ema = [v.numpy() for v in trainer.averages.ema]
+        if replicas > 1:  # Replicas never diverge.
+          for v in trainer.model.trainable_variables + trainer.averages.ema:
+            copies = [c.numpy() for c in v.values]
+            for c in copies[1:]:
+              np.testing.assert_array_equal(c, copies[0])
+        weights[replicas] += ema
+    finally:
+      tf.keras.backend.set_floatx(floatx)
     for replicas in (2, 4):
       for a, b in zip(weights[replicas], weights[1]):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
       self.assertEqual(results[replicas]["privacy"]["epsilon"],
                        results[1]["privacy"]["epsilon"])
       self.assertAlmostEqual(results[replicas]["metrics"]["test_accuracy"],

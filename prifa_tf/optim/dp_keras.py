@@ -44,7 +44,12 @@ toolkit's own privatisation runs instead of TF-Privacy's:
   ``perturbation_managed = True``.
 * **Noise seed.** Stateless Philox keyed by (noise seed, logical step), as
   the Trainer's; the seed is drawn from OS entropy unless given, kept in
-  memory only and never in ``get_config``.
+  memory only: never in ``get_config``, a graph, a SavedModel or a
+  checkpoint (it is read inside the step from an untracked variable).
+* **One example per clipped unit.** ``num_microbatches`` may only be None
+  or the physical batch size: TF-Privacy's larger microbatches, clipped as
+  a mean, have sensitivity up to 2C and would make the callback count
+  microbatches as examples.
 
 Accounting (ε) is not the optimizer's job: ``keras_fit.PrivacyCallback``
 logs it and stops at a target.
@@ -61,6 +66,30 @@ from prifa_tf.privacy import clipping
 from prifa_tf.privacy import noise as noise_lib
 
 _EPS = 1e-12
+
+
+class _SecretSeed:
+  """Holds the noise seed in a variable that nothing saves or embeds.
+
+  A Python int or an eager tensor used inside a traced step becomes a
+  ``Const`` node of the graph, which Keras' TensorBoard callback writes
+  (``write_graph=True``) and a SavedModel may keep. A variable is captured
+  by handle, so the graph holds no value; and since this holder is a plain
+  object, not a ``Trackable``, the variable is in no checkpoint or
+  SavedModel (``tests/optim/dp_keras_privacy_test.py`` searches every file
+  a fit writes for the seed).
+  """
+
+  def __init__(self):
+    self._variable = None
+
+  def create(self, seed: int):
+    if self._variable is None:
+      self._variable = tf.Variable(seed, dtype=tf.int64, trainable=False,
+                                   name="dp_noise_seed")
+
+  def read(self):
+    return tf.identity(self._variable)
 
 
 def make_dp_keras_class(tfp_class, sharpness: bool):
@@ -99,6 +128,7 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
       self.noise_seed = (int.from_bytes(os.urandom(8), "little") >> 2
                          if noise_seed is None else int(noise_seed))
       self.perturbation_managed = False
+      self._secret = _SecretSeed()  # Untracked: in no graph or checkpoint.
       self._pending = threading.local()  # Per replica thread.
       self._counters = None
       self._dp_var_list = []
@@ -115,6 +145,7 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
       self._dp_var_list = list(var_list)
       if self._counters is None:
         with self._distribution_strategy_scope():
+          self._secret.create(self.noise_seed)
           self._counters = dict(
               micro_steps=self._counter("dp_micro_steps", tf.int64),
               examples=self._counter("dp_pending_examples", tf.float32),
@@ -181,15 +212,21 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
           var_list = var_list()
         loss = tf.reshape(loss, [-1])
         rows = tf.shape(loss)[0]
-        if self._num_microbatches is None:
-          units = rows // self.augmult
-        else:
-          units = tf.constant(int(self._num_microbatches))
+        units = rows // self.augmult
         tf.debugging.assert_equal(
-            rows % units, 0, message=(
+            rows % self.augmult, 0, message=(
                 "The loss vector must hold one entry per row and split into "
-                "whole microbatches (augmult views per example, contiguous); "
+                f"whole examples of augmult={self.augmult} contiguous views; "
                 "compile with a per-example loss (reduction NONE)."))
+        if self._num_microbatches is not None:
+          # A microbatch of m > 1 examples, clipped as a mean, has add/remove
+          # sensitivity up to 2C, which the accountant does not know of.
+          tf.debugging.assert_equal(
+              rows, int(self._num_microbatches), message=(
+                  f"num_microbatches={self._num_microbatches} must equal the "
+                  "physical batch size (one example per microbatch): larger "
+                  "microbatches change the sensitivity and the count of "
+                  "examples the privacy accounting rests on. Leave it None."))
         unit_losses = tf.reduce_mean(tf.reshape(loss, [units, -1]), axis=1)
       var_list = tf.nest.flatten(var_list)
       with tf.name_scope(self._name + "/gradients"):
@@ -259,7 +296,7 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
     def _release(self, distribution, var_list, name):
       c = self._counters
       sums = [tf.identity(self.get_slot(v, "dp_sum")) for v in var_list]
-      seed = tf.stack([tf.constant(self.noise_seed, tf.int64),
+      seed = tf.stack([self._secret.read(),
                        tf.cast(self.iterations, tf.int64)])
       noised = noise_lib.add_gaussian_noise(
           sums, self._l2_norm_clip, self._noise_multiplier, seed)

@@ -555,8 +555,20 @@ def unsupported_layers(model):
   if not gradient_clipping_utils.has_internal_compute_graph(model):
     return [f"{model.name} (not a functional Keras model)"]
   bad = []
+  owners = {}  # variable -> the first layer that holds it
   for layer in _leaf_layers(model):
     if not layer.trainable_weights:
+      continue
+    tied = []
+    for v in layer.trainable_weights:
+      owner = owners.setdefault(v.ref(), layer.name)
+      if owner != layer.name:
+        tied.append(f"{v.name} with {owner}")
+    if tied:
+      # Each layer's squared norm would be added separately, while the
+      # tied variable's per-example gradient is the sum of both layers':
+      # the norm would be understated (up to sqrt(k) C for k ties).
+      bad.append(f"{layer.name} (shares variables: {', '.join(tied)})")
       continue
     rule = _rule(layer)
     if rule is None:

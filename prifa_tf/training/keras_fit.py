@@ -21,9 +21,17 @@
   that would exceed it, and refuses to start a run already at it.
 * **Logical batches.** An example must never appear twice in one logical
   batch: it refuses a fit whose batches per epoch are unknown or not a
-  multiple of ``gradient_accumulation_steps``, and discards (never carries,
-  never releases) a logical batch left incomplete. The logical batch the
-  optimizer saw is checked against ``batch_size``, on which ε rests.
+  multiple of ``gradient_accumulation_steps``, and data whose passes (n // b
+  physical batches each, for a repeated dataset) do not hold whole logical
+  batches; it discards (never carries, never releases) a logical batch left
+  incomplete. The logical batch the optimizer saw is checked against
+  ``batch_size``, on which ε rests. What it cannot see is a pipeline that
+  batches across passes (``repeat()`` before ``batch()``, or ``shuffle()``
+  after ``repeat()``): batch first, then repeat.
+* **One logical step per check.** ``steps_per_execution`` must divide
+  ``gradient_accumulation_steps``, so that the budget guard sees every
+  logical step (with more, one execution could take several steps past
+  the target).
 * **DP-SAT weights.** It restores the unperturbed weights for validation and
   at the end of ``fit``, and moves them back to the DP-SAT point when
   training goes on.
@@ -104,6 +112,30 @@ class PrivacyCallback(tf.keras.callbacks.Callback):
           "a number of batches that is not a multiple of "
           f"gradient_accumulation_steps={opt.gradient_accumulation_steps}.")
 
+  def _check_passes(self, batch_size):
+    """Refuses data whose passes do not hold whole logical batches.
+
+    A dataset batched with drop_remainder and then repeated (or cut by
+    steps_per_epoch) yields n // b physical batches per pass over the data.
+    Unless k divides that, some logical batch takes examples from two
+    passes and may hold an example twice (sensitivity 2C).
+    """
+    k = self.optimizer.gradient_accumulation_steps
+    if batch_size % k:
+      raise ValueError(f"batch_size={batch_size} is not a multiple of "
+                       f"gradient_accumulation_steps={k}.")
+    physical = batch_size // k
+    per_pass = self.n // physical
+    if per_pass % k:
+      raise ValueError(
+          f"A pass over the data holds {per_pass} physical batches of "
+          f"{physical} (n={self.n}), not a multiple of "
+          f"gradient_accumulation_steps={k}: with a repeated dataset a "
+          "logical batch would take examples from two passes and could hold "
+          "one twice. Build the pipeline as shuffle(n).batch(b, "
+          "drop_remainder=True).repeat() with k dividing n // b (or pass "
+          "one whole pass per epoch).")
+
   # ---------------------------------------------------------- callbacks --
   def on_train_begin(self, logs=None):
     opt = self.optimizer
@@ -120,6 +152,15 @@ class PrivacyCallback(tf.keras.callbacks.Callback):
           f"gradient_accumulation_steps={k}: a logical batch would span two "
           "epochs and could hold an example twice. Drop or add batches so "
           "that it divides.")
+    execution = int(self.model._steps_per_execution.numpy())  # pylint: disable=protected-access
+    if k % execution:
+      raise ValueError(
+          f"steps_per_execution={execution} must divide "
+          f"gradient_accumulation_steps={k}: the callback runs once per "
+          "execution, and must see every logical step to check its batch "
+          "and stop at the privacy budget.")
+    if self.n and self.batch_size:
+      self._check_passes(self.batch_size)
     if opt.pending_examples() > 0:
       raise ValueError("A partial logical batch is pending from an earlier "
                        "call; it cannot be carried into this one.")
@@ -144,6 +185,8 @@ class PrivacyCallback(tf.keras.callbacks.Callback):
     steps = int(opt.iterations.numpy())
     seen = int(round(float(opt.counters["last_batch"].numpy())))
     if self.batch_size is None:
+      if self.n:
+        self._check_passes(seen)
       self.batch_size = seen
     elif seen != self.batch_size:
       raise ValueError(

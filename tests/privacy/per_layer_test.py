@@ -240,6 +240,39 @@ class PerLayerTest(parameterized.TestCase):
                            clip * (1 + 1e-5))
       self.assertGreater(float(norms[0]), clip)
 
+  def test_variable_tied_across_two_layers_is_refused(self):
+    # Two covered layers holding one kernel: the kernel's per-example
+    # gradient is the sum of both layers' parts, so adding the two layers'
+    # squared norms separately would understate it.
+    tf.keras.utils.set_random_seed(3)
+    inputs = tf.keras.Input((6,))
+    d1 = tf.keras.layers.Dense(6, name="d1")
+    d2 = tf.keras.layers.Dense(6, name="d2")
+    h = d2(tf.nn.relu(d1(inputs)))
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(10, name="head")(h))
+    d2.kernel = d1.kernel
+    d2._trainable_weights = [d1.kernel, d2.bias]  # pylint: disable=protected-access
+    self.assertEqual(len(model.trainable_variables), 5)  # One kernel fewer.
+    self.assertEqual(len(per_layer.unsupported_layers(model)), 1)
+    self.assertIn("d2 (shares variables", per_layer.unsupported_layers(
+        model)[0])
+    with self.assertRaisesRegex(per_layer.UnsupportedLayerError, "d2"):
+      per_example.resolve("per_layer", model)
+    if not tf.config.list_physical_devices("GPU"):
+      self.assertEqual(per_example.resolve("auto", model), "loop")
+    # What per_layer's rules would compute here is not the loop's norm.
+    x = tf.constant(np.random.default_rng(0).normal(size=(4, 6)) * 3,
+                    tf.float32)
+    y = tf.constant([1, 2, 3, 4])
+    _, loop_norms, _, _ = clipped(per_example.clipped_sum_loop, model, x, y,
+                                  tf.ones([4]), 1, 1e6)
+    with mock.patch.object(per_layer, "check_supported"):
+      _, layer_norms, _, _ = clipped(per_layer.clipped_sum_per_layer, model,
+                                     x, y, tf.ones([4]), 1, 1e6)
+    self.assertGreater(
+        float(np.max(np.abs(loop_norms.numpy() - layer_norms.numpy()))),
+        1e-3)
+
   # Strides, dilation, VALID padding, non-square kernels and inputs, views.
   @parameterized.product(
       geometry=[((3, 3), (1, 1), "same", (1, 1)),

@@ -174,6 +174,11 @@ class TrainConfig:
       need(not (self.secure_noise and self.reproducible),
            "secure_noise draws from the OS CSPRNG and cannot be reproduced: "
            "drop reproducible=True or secure_noise=True.")
+      need(not self.secure_noise or
+           self.eval_every % self.checkpoint_every == 0,
+           "secure_noise releases evaluations only at checkpoints (a resumed "
+           "run redoes the steps since the last one with fresh noise): "
+           "eval_every must be a multiple of checkpoint_every.")
       need(self.early_stopping_patience == 0,
            "early stopping would select on held-out data after the fact; the "
            "paper uses the privacy budget as the stopping rule for DP runs.")

@@ -434,6 +434,14 @@ class Trainer:
                  + f" ({views}; elapsed "
                  f"{progress.format_seconds(clock.elapsed())}, ETA "
                  f"{progress.format_seconds(clock.eta(done))})")
+      checkpoint_now = done % cfg.checkpoint_every == 0 or done == total
+      # Secure noise cannot be replayed: a resumed run redoes the steps
+      # since the last checkpoint with fresh noise. So nothing shaped by
+      # this step's noise (evaluation, step callbacks) is released before
+      # the step is checkpointed, and nothing between checkpoints.
+      secure = cfg.private and cfg.secure_noise
+      if secure and checkpoint_now:
+        self._save(done)
       stop_early = False
       if done % cfg.eval_every == 0 or done == total:
         metrics = self.evaluate()
@@ -449,15 +457,14 @@ class Trainer:
                                self.model.trainable_variables)
           if int(self.early.bad_evals.numpy()) >= cfg.early_stopping_patience:
             stop_early = True
-      if done % cfg.checkpoint_every == 0 or done == total or stop_early:
+      if (checkpoint_now and not secure) or stop_early:
         self._save(done)
-      if self.chief and (done % cfg.checkpoint_every == 0 or done == total
-                         or stop_early):
+      if self.chief and (checkpoint_now or stop_early):
         results_lib.write_json_atomic(
             os.path.join(self.workdir, PROGRESS_FILE),
             {"step": done, "total_steps": total, "epsilon": eps,
              "last_batch": shown, "last_batch_note": NOT_PRIVATE})
-      if self._step_callback is not None:
+      if self._step_callback is not None and (checkpoint_now or not secure):
         self._step_callback(self, done)
       if stop_early:
         stop_reason = "early_stopping"
@@ -476,6 +483,8 @@ class Trainer:
     else:
       final = self.evaluate(include_train=True)
       weights_used = cfg.eval_weights
+    if cfg.private:
+      final = self._label_train_accuracy(final)
     last = self.evaluate("last") if weights_used != "last" else None
     eps = self.epsilon_spent(steps)
     released = "last" if weights_used.startswith("best") else None
@@ -494,7 +503,9 @@ class Trainer:
       os.replace(tmp, weights_path)
     results_lib.write_json_atomic(os.path.join(self.workdir, RESULTS_FILE),
                                   results)
-    self.log("final: " + ", ".join(f"{k}={v:.4f}" for k, v in final.items())
+    self.log("final: " + ", ".join(
+        f"{k}{'[not private]' if cfg.private and k == 'train_accuracy' else ''}"
+        f"={v:.4f}" for k, v in final.items())
              + (f", {guarantee.console_tag(cfg.sampling)}={eps:.3f} at "
                 f"delta={cfg.delta:g}"
                 + (f" (delta >= 1/n = {1 / self.n:.2g}: weak)"
@@ -516,6 +527,16 @@ class Trainer:
                   "cannot fail at the claimed ε (a sanity check only)"))
     check_audit(results)
     return results
+
+  def _label_train_accuracy(self, final):
+    """The final weights' training accuracy is exact: labelled, or left out.
+
+    It is computed on training examples without noise, so the DP guarantee
+    (which covers the released weights) does not cover it.
+    """
+    if self.cfg.log_training_stats:
+      return final
+    return {k: v for k, v in final.items() if k != "train_accuracy"}
 
   def _audit(self, which, eps):
     """The canary audit of the released weights (None without canaries)."""
@@ -551,6 +572,9 @@ class Trainer:
         "removed_ids": (sorted(int(i) for i in self.remove_ids)
                         if self.remove_ids is not None else []),
         "metrics": final,
+        "metrics_notes": ({"train_accuracy": TRAIN_ACCURACY_NOTE}
+                          if cfg.private and "train_accuracy" in final
+                          else {}),
         "metrics_last_weights": last,
         # Which start the weights came from (the paper fine-tunes
         # CIFAR-100(S) and CelebA from ImageNet).
@@ -594,6 +618,12 @@ class Trainer:
 NOT_PRIVATE = ("not private: computed from the training batch without noise "
                "(the DP guarantee covers the released weights only); "
                "log_training_stats=False leaves it out")
+
+
+TRAIN_ACCURACY_NOTE = (
+    "not private: the final weights' accuracy on up to 10,000 training "
+    "examples, computed without noise (the DP guarantee covers the released "
+    "weights only); log_training_stats=False leaves it out")
 
 
 def check_audit(results: dict) -> None:

@@ -175,6 +175,8 @@ class TrainerTest(absltest.TestCase):
                 "privacy/clipped_fraction", "privacy/grad_norm_max"):
       self.assertIn("not private", notes.get(tag, ""), tag)
     self.assertIn("eps[poisson]", notes["privacy/epsilon"])
+    self.assertIn("train_accuracy", res["metrics"])
+    self.assertIn("not private", res["metrics_notes"]["train_accuracy"])
     # And an option to leave them out everywhere.
     quiet = self.create_tempdir().full_path
     lines = []
@@ -197,6 +199,14 @@ class TrainerTest(absltest.TestCase):
       self.assertNotIn("clipped=", l)
     progress = results_lib.read_json(os.path.join(quiet, "progress.json"))
     self.assertEqual(progress["last_batch"], {})
+    # The final weights' training accuracy is exact: labelled where shown,
+    # left out with log_training_stats=False.
+    self.assertNotIn("train_accuracy", res["metrics"])
+    self.assertEqual(res["metrics_notes"], {})
+    final_line = [l for l in lines if l.startswith("final:")]
+    self.assertLen(final_line, 1)
+    self.assertNotIn("train_accuracy", final_line[0])
+    self.assertIn("test_accuracy=", final_line[0])
 
   def test_secure_noise_run(self):
     workdir = self.create_tempdir().full_path
@@ -206,6 +216,35 @@ class TrainerTest(absltest.TestCase):
     self.assertEqual(res["privacy"]["noise_draws"], 2)
     with self.assertRaisesRegex(config_lib.ConfigError, "cannot be reproduced"):
       fixtures.private_config(secure_noise=True).validate()
+
+  def test_secure_noise_releases_only_checkpointed_steps(self):
+    # A resumed secure-noise run redoes the steps since the last checkpoint
+    # with fresh noise: whatever those steps released would come from a
+    # draw that is never accounted. So evaluations and step callbacks run
+    # only at checkpointed steps, after the checkpoint is written.
+    secure = dict(secure_noise=True, reproducible=False, noise_seed=None)
+    with self.assertRaisesRegex(config_lib.ConfigError, "eval_every"):
+      fixtures.private_config(eval_every=3, checkpoint_every=2,
+                              **secure).validate()
+    workdir = self.create_tempdir().full_path
+    seen = []
+
+    def callback(trainer_obj, step):
+      latest = trainer_obj.manager.latest_checkpoint
+      seen.append((step, latest is not None and
+                   latest.endswith(f"-{step}")))
+
+    trainer_obj = trainer_lib.Trainer(
+        fixtures.private_config(steps=5, checkpoint_every=2, eval_every=2,
+                                **secure),
+        workdir, data=fixtures.synthetic_run_data(n=32), log=lambda _: None,
+        step_callback=callback)
+    trainer_obj.run()
+    self.assertEqual(seen, [(2, True), (4, True), (5, True)])
+    evals = fixtures.read_scalars(os.path.join(workdir, "tensorboard"))
+    steps = {s for tag, v in evals.items() if tag.startswith("eval/")
+             for s in v}
+    self.assertEqual(steps, {2, 4, 5})
 
 
 if __name__ == "__main__":

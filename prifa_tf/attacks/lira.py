@@ -16,7 +16,13 @@ shadow models that did and did not train on it (TF-Privacy's
 ``advanced_mia.calculate_statistic`` and ``compute_score_lira``):
 
 - online: Gaussians fitted to both the "in" and "out" shadow statistics;
-- offline: the "out" Gaussian alone;
+- offline: the "out" Gaussian alone, by default with Carlini et al.'s
+  one-sided test (their Algorithm 1: Λ = Pr[Z ≤ observed], Z ~ the "out"
+  Gaussian, so only a confidence *above* the out mean points to a member).
+  ``offline_test="two_sided"`` is what the original LiRA code and
+  TF-Privacy compute (the density of the out Gaussian, negated), which also
+  scores a confidence far *below* the out mean as a member; it is kept for
+  comparison with numbers published from that code;
 - per-example or global (``fix_variance``) variance.
 """
 
@@ -28,6 +34,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
+from scipy import stats as scipy_stats
 from sklearn import metrics as skm
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import advanced_mia as amia
 
@@ -60,8 +67,33 @@ def statistics(logits_per_query: Sequence[np.ndarray],
                    for z in logits_per_query], axis=1)
 
 
+OFFLINE_TESTS = ("one_sided", "two_sided")
+
+
+def one_sided_offline(stat_target: np.ndarray, stat_out: Sequence[np.ndarray],
+                      fix_variance: bool = False) -> np.ndarray:
+  """Carlini et al.'s offline test: mean over queries of log Pr[Z ≤ x].
+
+  The out Gaussian is fitted as TF-Privacy's ``compute_score_lira`` fits it
+  (median over shadows, std per example or, with ``fix_variance``, over all
+  examples; NaN replaced by the column mean). Higher = more likely a
+  member.
+  """
+  avg = np.array([np.nanmedian(s, axis=0) for s in stat_out])
+  amia.replace_nan_with_column_mean(avg)
+  if fix_variance:
+    std = np.nanstd(np.concatenate([s - m[np.newaxis]
+                                    for s, m in zip(stat_out, avg)]))
+  else:
+    std = np.array([np.nanstd(s, axis=0) for s in stat_out])
+    amia.replace_nan_with_column_mean(std)
+  return scipy_stats.norm.logcdf(np.asarray(stat_target), avg,
+                                 std + 1e-30).mean(axis=1)
+
+
 def scores(stats: np.ndarray, keep: np.ndarray, target: int,
-           online: bool = True, fix_variance: bool = False) -> np.ndarray:
+           online: bool = True, fix_variance: bool = False,
+           offline_test: str = "one_sided") -> np.ndarray:
   """Membership scores of every pool example for model ``target``.
 
   Args:
@@ -70,11 +102,16 @@ def scores(stats: np.ndarray, keep: np.ndarray, target: int,
     target: the attacked model; the others are its shadows.
     online: fit "in" and "out" Gaussians (else "out" only).
     fix_variance: one variance for all scored examples.
+    offline_test: "one_sided" (Carlini et al.'s Algorithm 1, the default)
+      or "two_sided" (the original code's and TF-Privacy's density score).
 
   Returns:
     [n] scores, higher = more likely a member; NaN for an example without
     an "out" shadow (or, online, an "in" one).
   """
+  if offline_test not in OFFLINE_TESTS:
+    raise ValueError(f"offline_test must be one of {OFFLINE_TESTS}; got "
+                     f"{offline_test!r}.")
   shadows = np.array([m for m in range(stats.shape[0]) if m != target])
   ins = keep[shadows].sum(axis=0)
   scored = ins < len(shadows)
@@ -86,6 +123,9 @@ def scores(stats: np.ndarray, keep: np.ndarray, target: int,
     return out
   stat_in = [stats[shadows[keep[shadows, i]], i] for i in idx]
   stat_out = [stats[shadows[~keep[shadows, i]], i] for i in idx]
+  if not online and offline_test == "one_sided":
+    out[idx] = one_sided_offline(stats[target][idx], stat_out, fix_variance)
+    return out
   raw = amia.compute_score_lira(stats[target][idx], stat_in, stat_out,
                                 option="both" if online else "out",
                                 fix_variance=fix_variance)

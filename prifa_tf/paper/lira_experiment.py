@@ -126,6 +126,9 @@ def _report(df, args, out_dir):
                                       fix_variance=len(names) < 16)),
           ("lira_offline", lira.scores(stats, keep, t, online=False,
                                        fix_variance=len(names) < 16)),
+          ("lira_offline_two_sided", lira.scores(
+              stats, keep, t, online=False, fix_variance=len(names) < 16,
+              offline_test="two_sided")),
           ("threshold", threshold)):
         for k, v in lira.metrics(member, sc).items():
           row[f"{label}_{k}"] = v
@@ -149,7 +152,8 @@ def _report(df, args, out_dir):
                  if c not in ("dataset", "private", "target")]
   agg = tables.aggregate(table, ["dataset", "private"], metric_cols)
   cols = ["dataset", "private"] + [
-      f"{a}_{m}" for a in ("lira_online", "lira_offline", "threshold")
+      f"{a}_{m}" for a in ("lira_online", "lira_offline",
+                           "lira_offline_two_sided", "threshold")
       for m in ("auc", "tpr_at_1%_fpr", "tpr_at_0.1%_fpr")] + [
           "lira_online_scored", "lira_offline_scored"]
   md = tables.markdown(agg, cols, digits=3, with_std=cols[2:-2])
@@ -157,7 +161,11 @@ def _report(df, args, out_dir):
          "others as shadows); the threshold attack uses the same members and "
          "non-members (minus the loss of the original image). `*_scored`: "
          "share of candidates LiRA could score (some other model trained on "
-         "it and some did not; the keep matrix is drawn entry by entry).\n")
+         "it and some did not; the keep matrix is drawn entry by entry). "
+         "`lira_offline` is Carlini et al.'s one-sided test (Algorithm 1: "
+         "Pr[Z <= x] under the out Gaussian); `lira_offline_two_sided` is "
+         "the density score of the original LiRA code and TF-Privacy, which "
+         "also counts a confidence far below the out mean as membership.\n")
   files += exp.write_table(agg, out_dir, "lira", "LiRA vs the threshold attack",
                            md)
   if ref_rows:
@@ -166,7 +174,7 @@ def _report(df, args, out_dir):
 
 
 ATTACK_ORDER = ("rmia_online", "rmia_offline", "lira_online", "lira_offline",
-                "threshold")
+                "lira_offline_two_sided", "threshold")
 
 
 def _population_probs(names, out_dir, cfg, data_dir, seed):
@@ -184,12 +192,13 @@ def _population_probs(names, out_dir, cfg, data_dir, seed):
                    for n in names])
 
 
-def _lira(stats, keep, models, online):
+def _lira(stats, keep, models, online, offline_test="one_sided"):
   """LiRA scores of models[0] against models[1:] (NaN where a candidate
   lacks the in/out references LiRA needs)."""
   # Per-example variances from 16 models on, as in lira.md.
   return lira.scores(stats[models], keep[models], 0, online=online,
-                     fix_variance=len(models) < 16)
+                     fix_variance=len(models) < 16,
+                     offline_test=offline_test)
 
 
 def _by_reference_count(stats, probs_x, probs_z, keep, target, seed):
@@ -215,6 +224,8 @@ def _by_reference_count(stats, probs_x, probs_z, keep, target, seed):
                                     probs_z[refs], online=False, a=a),
         "lira_online": _lira(stats, keep, models, True),
         "lira_offline": _lira(stats, keep, models, False),
+        "lira_offline_two_sided": _lira(stats, keep, models, False,
+                                        "two_sided"),
         "threshold": -_loss(stats[target][:, 0])}
     for attack in ATTACK_ORDER:
       row = {"target": target, "references": k, "attack": attack,
@@ -244,7 +255,8 @@ def _reference_table(df, out_dir):
          "samples are held-out non-members; offline RMIA's `a` is "
          "calibrated on two non-target models. LiRA scores a candidate "
          "only if some reference trained on it and some did not (online) or "
-         "some did not (offline); `scored` is the share of candidates scored "
+         "some did not (offline; one-sided as in Carlini et al.'s Algorithm 1, "
+         "two-sided as in their code and TF-Privacy); `scored` is the share of candidates scored "
          "(the keep matrix is drawn entry by entry, so which are scored does "
          "not depend on the target's membership), and \"–\" means none. At n "
          "non-members a TPR at FPR below 1/n is read at FPR 0.\n")

@@ -22,6 +22,18 @@ import tensorflow as tf
 SECURE_DRAWS = 4  # Gaussians summed per coordinate (Opacus' secure mode).
 
 
+SEED_MODULUS = 2**62  # Keeps the stateless seed's int64 key positive.
+
+
+def step_seed(secret: int, step: int):
+  """The stateless seed of one logical step's noise: (secret, step).
+
+  The Trainer keys every noise draw by this pair, and the step audit
+  releases through the same derivation, so a bug here is audited.
+  """
+  return (int(secret) % SEED_MODULUS, int(step))
+
+
 def noise_stddev(l2_norm_clip: float, noise_multiplier: float) -> float:
   """Per-coordinate std of the noise added to the *sum*: sigma * C."""
   return float(l2_norm_clip) * float(noise_multiplier)

@@ -33,6 +33,7 @@ from prifa_tf.optim import optimizers
 from prifa_tf.optim import sharpness
 from prifa_tf.privacy import accounting
 from prifa_tf.privacy import guarantee
+from prifa_tf.privacy import noise as noise_lib
 from prifa_tf.reporting import progress
 from prifa_tf.reporting import provenance
 from prifa_tf.reporting import results as results_lib
@@ -284,7 +285,7 @@ class Trainer:
       self.perturbation.perturb(ascent, rho)
     self._accumulate_logical_batch(step, indices)
     grads, stats = self.engine.finalize(
-        cfg.batch_size, seed=(self.seeds.noise % (2**62), step))
+        cfg.batch_size, seed=noise_lib.step_seed(self.seeds.noise, step))
     self.perturbation.restore()
     finite = math.isfinite(stats["loss"]) and all(
         bool(tf.reduce_all(tf.math.is_finite(g))) for g in grads)

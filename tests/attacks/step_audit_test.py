@@ -92,6 +92,38 @@ class TiedBug:
         tied, C, SIGMA, tf.constant(seed, tf.int64))]
 
 
+class Broken:
+  """The real engine, with its release broken one way (duck-typed).
+
+  * ``unnoised_bias``: the last variable (the head's 10-coordinate bias)
+    released with no noise at all (ε = ∞);
+  * ``public_seed``: noise keyed to the step only, not the secret;
+  * ``same_noise``: one noise draw, repeated at every step.
+  Clipping is the real engine's: sensitivity is exactly C.
+  """
+
+  def __init__(self, engine, how):
+    self.engine, self.how, self.views = engine, how, engine.views
+
+  def reset(self):
+    self.engine.reset()
+
+  def accumulate(self, x, y, w):
+    self.engine.accumulate(x, y, w)
+
+  def current_sum(self):
+    return self.engine.current_sum()
+
+  def noised_sum(self, seed):
+    if self.how == "unnoised_bias":
+      out = self.engine.noised_sum(seed)
+      out[-1] = self.engine.current_sum()[-1]
+      return out
+    if self.how == "public_seed":
+      return self.engine.noised_sum((0, seed[1]))
+    return self.engine.noised_sum((0, 0))
+
+
 class StepAuditTest(absltest.TestCase):
 
   @classmethod
@@ -186,6 +218,27 @@ class StepAuditTest(absltest.TestCase):
     # The same model through the real engine, untied, is sound.
     sound = run_audit(engine, x, y, w, 3, canaries, trials=300)
     self.assertAlmostEqual(sound.measured_sensitivity, C, delta=1e-4)
+
+  def test_broken_releases_fail(self):
+    trainer = self.wrn_engine()
+    x, y, w, slot = wrn_batch(trainer, b=3)
+    canaries = input_canaries(x.shape[1:], 2, labels=(1,))
+    expected = {"unnoised_bias": "coordinates have a noise std outside",
+                "public_seed": "does not depend on the secret",
+                "same_noise": "repeats across steps"}
+    for how, problem in expected.items():
+      res = run_audit(Broken(trainer.engine, how), x, y, w, slot, canaries,
+                      trials=400)
+      self.assertFalse(res.passed, how)
+      self.assertIn(problem, " ".join(res.problems), how)
+      self.assertAlmostEqual(res.measured_sensitivity, C, delta=1e-4)
+    sound = run_audit(trainer.engine, x, y, w, slot, canaries, trials=400)
+    self.assertTrue(sound.passed, sound.summary())
+    self.assertEqual(sound.coordinates_out_of_interval, 0)
+    self.assertLess(sound.max_correlation_across_steps,
+                    sound.correlation_bound)
+    self.assertLess(sound.max_correlation_across_secrets,
+                    sound.correlation_bound)
 
   def test_lower_bound_is_the_tight_epsilon_for_exact_parameters(self):
     tight = step_audit.epsilon_of_gaussian_steps(SIGMA, Q, T, DELTA)

@@ -212,6 +212,12 @@ class PerLayerTest(parameterized.TestCase):
       per_layer.clipped_sum_per_layer(wrn(), LOSS, *batch(1, 1),
                                       tf.ones([1]), 1, 1.0, ghost="sometimes")
 
+  def assert_refused_and_auto_picks_loop(self, model, layer_name):
+    with self.assertRaisesRegex(per_layer.UnsupportedLayerError, layer_name):
+      per_example.resolve("per_layer", model)
+    if not tf.config.list_physical_devices("GPU"):
+      self.assertEqual(per_example.resolve("auto", model), "loop")
+
   def test_shared_layer_is_refused_and_loop_bounds_it(self):
     # A Dense layer tied 4 times: its calls' gradients add, so per-call
     # squared norms would understate the sensitivity (1.89 C measured).
@@ -224,10 +230,7 @@ class PerLayerTest(parameterized.TestCase):
     model = tf.keras.Model(inputs, tf.keras.layers.Dense(10)(h))
     self.assertEqual(per_layer.unsupported_layers(model),
                      ["tied (called 4 times: shared weights)"])
-    with self.assertRaisesRegex(per_layer.UnsupportedLayerError, "tied"):
-      per_example.resolve("per_layer", model)
-    if not tf.config.list_physical_devices("GPU"):
-      self.assertEqual(per_example.resolve("auto", model), "loop")
+    self.assert_refused_and_auto_picks_loop(model, "tied")
     x = tf.constant(np.random.default_rng(0).normal(size=(3, 6)) * 5,
                     tf.float32)
     y = tf.constant([1, 2, 3])
@@ -256,10 +259,7 @@ class PerLayerTest(parameterized.TestCase):
     self.assertEqual(len(per_layer.unsupported_layers(model)), 1)
     self.assertIn("d2 (shares variables", per_layer.unsupported_layers(
         model)[0])
-    with self.assertRaisesRegex(per_layer.UnsupportedLayerError, "d2"):
-      per_example.resolve("per_layer", model)
-    if not tf.config.list_physical_devices("GPU"):
-      self.assertEqual(per_example.resolve("auto", model), "loop")
+    self.assert_refused_and_auto_picks_loop(model, "d2")
     # What per_layer's rules would compute here is not the loop's norm.
     x = tf.constant(np.random.default_rng(0).normal(size=(4, 6)) * 3,
                     tf.float32)

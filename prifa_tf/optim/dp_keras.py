@@ -128,6 +128,7 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
       self.noise_seed = (int.from_bytes(os.urandom(8), "little") >> 2
                          if noise_seed is None else int(noise_seed))
       self.perturbation_managed = False
+      self.expected_batch_size = 0.0  # 0: divide by the realised count.
       self._secret = _SecretSeed()  # Untracked: in no graph or checkpoint.
       self._pending = threading.local()  # Per replica thread.
       self._counters = None
@@ -152,6 +153,9 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
               noise_draws=self._counter("dp_noise_draws", tf.int64),
               last_batch=self._counter("dp_last_logical_batch", tf.float32),
               perturbed=self._counter("dp_sat_perturbed", tf.bool),
+              expected=self._counter(
+                  "dp_expected_batch", tf.float32,
+                  tf.keras.initializers.Constant(self.expected_batch_size)),
               # Set from the Python flag at creation: an assign here would
               # be a cross-replica sync in one replica's thread only.
               managed=self._counter(
@@ -177,6 +181,21 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
     def logical_steps(self):
       """Noisy updates applied (the base optimizer's ``iterations``)."""
       return self.iterations
+
+    def pending_batches(self) -> int:
+      """Physical batches accumulated but not yet released (0 at a
+      logical-batch boundary, even when some batches were empty)."""
+      if self._counters is None:
+        return 0
+      return int(self._counters["micro_steps"].numpy()) % \
+          self.gradient_accumulation_steps
+
+    def set_expected_batch_size(self, batch_size):
+      """Divide every release by this B (Poisson sampling), or, with None,
+      by the examples the logical batch held (fixed-size batches)."""
+      self.expected_batch_size = float(batch_size or 0.0)
+      if self._counters is not None:
+        self._counters["expected"].assign(self.expected_batch_size)
 
     def pending_examples(self) -> float:
       """Microbatches accumulated but not yet released (0 at a boundary)."""
@@ -213,26 +232,35 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
         loss = tf.reshape(loss, [-1])
         rows = tf.shape(loss)[0]
         units = rows // self.augmult
-        tf.debugging.assert_equal(
-            rows % self.augmult, 0, message=(
-                "The loss vector must hold one entry per row and split into "
-                f"whole examples of augmult={self.augmult} contiguous views; "
-                "compile with a per-example loss (reduction NONE)."))
+        whole = ("The loss vector must hold one entry per row and split into "
+                 f"whole examples of augmult={self.augmult} contiguous "
+                 "views; compile with a per-example loss (reduction NONE).")
+        if loss.shape[0] is not None and loss.shape[0] % self.augmult:
+          raise ValueError(f"{whole} Got {loss.shape[0]} rows.")
+        checks = [tf.debugging.assert_equal(rows % self.augmult, 0,
+                                            message=whole)]
         if self._num_microbatches is not None:
           # A microbatch of m > 1 examples, clipped as a mean, has add/remove
           # sensitivity up to 2C, which the accountant does not know of.
-          tf.debugging.assert_equal(
+          checks.append(tf.debugging.assert_equal(
               rows, int(self._num_microbatches), message=(
                   f"num_microbatches={self._num_microbatches} must equal the "
                   "physical batch size (one example per microbatch): larger "
                   "microbatches change the sensitivity and the count of "
-                  "examples the privacy accounting rests on. Leave it None."))
-        unit_losses = tf.reduce_mean(tf.reshape(loss, [units, -1]), axis=1)
+                  "examples the privacy accounting rests on. Leave it None.")))
+        with tf.control_dependencies(checks):
+          loss = tf.identity(loss)
+        unit_losses = tf.reduce_mean(
+            tf.reshape(loss, [units, self.augmult]), axis=1)
       var_list = tf.nest.flatten(var_list)
       with tf.name_scope(self._name + "/gradients"):
         jacobian = tape.jacobian(
             unit_losses, var_list,
             unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        # Shaped explicitly: an empty batch (a Poisson draw can be) gets a
+        # mis-shaped empty jacobian from pfor.
+        jacobian = [tf.reshape(j, tf.concat([[units], tf.shape(v)], 0))
+                    for j, v in zip(jacobian, var_list)]
         sums, _ = clipping.clipped_weighted_sum(jacobian, self._l2_norm_clip)
       self._pending.units = tf.cast(units, tf.float32)
       return list(zip(sums, var_list))
@@ -301,7 +329,11 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
       noised = noise_lib.add_gaussian_noise(
           sums, self._l2_norm_clip, self._noise_multiplier, seed)
       batch = tf.identity(c["examples"])
-      grads = [g / batch for g in noised]
+      expected = tf.identity(c["expected"])
+      # Poisson sampling divides by the expected B (the realised count
+      # would depend on the data); fixed-size batches by what they held.
+      denominator = tf.where(expected > 0, expected, tf.maximum(batch, 1.0))
+      grads = [g / denominator for g in noised]
       if sharpness:
         tf.debugging.Assert(c["managed"], [
             "DP-SAT weights not managed: fit needs keras_fit.PrivacyCallback "

@@ -32,11 +32,15 @@ from prifa_tf.training import ConfigError
 from prifa_tf.training.config import describe_fields
 
 _OUT = flags.DEFINE_string("out", None, "Sweep directory (resumable).")
-_SCALE = flags.DEFINE_enum("scale", "smoke", sorted(configs.SCALES),
-                           "paper: Table 1 on full data (GPUs); smoke: small "
-                           "WRN on a 2,000-image subset (CPU, minutes per "
-                           "run); tiny: a few steps on 240 images, 1-6 minutes per run on "
-                           "2 cores (tests).")
+_SCALE = flags.DEFINE_string(
+    "scale", "smoke", "paper: Table 1 on full data (GPUs); smoke: small WRN "
+    "on a 2,000-image subset (CPU, minutes per run); tiny: a few steps on "
+    "240 images, 1-6 minutes per run on 2 cores (tests); or a Python file "
+    "that defines a prifa_tf.paper.configs.Scale.")
+_SCALE_SET = flags.DEFINE_multi_string(
+    "scale_set", [], "Change one field of the scale, field=value (JSON "
+    "values; a dict field takes a JSON object or one value for every "
+    "dataset). σ and the step counts are computed for the changed sizes.")
 _SEEDS = flags.DEFINE_integer(
     "seeds", None, "Seeds per configuration (default: 5 at paper scale, as "
     "the paper; 1 otherwise).")
@@ -101,9 +105,10 @@ _ONION_RISK = flags.DEFINE_enum(
 
 
 def args_from_flags() -> exp.Args:
-  scale = configs.get_scale(_SCALE.value)
+  scale = configs.scale_with(configs.load_scale(_SCALE.value),
+                             _SCALE_SET.value)
   seeds = _SEEDS.value if _SEEDS.value is not None else (
-      5 if scale.name == "paper" else 1)
+      5 if scale.family == "paper" else 1)
   if seeds < 1 or _SEED_START.value < 0:
     raise ValueError("--seeds must be >= 1 and --seed_start >= 0.")
   unknown = [a for a in _ATTACKS.value if a not in attacks_lib.ALL_ATTACKS]

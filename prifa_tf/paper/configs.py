@@ -25,11 +25,17 @@ every private row of a table spends the same budget.
 
 Scales: ``paper`` (Table 1, full data), ``smoke`` (a small WRN on a 2,000
 image subset, a few epochs: minutes per run on a CPU) and ``tiny`` (a few
-steps on 240 images, for tests).
+steps on 240 images, for tests). ``load_scale`` also reads a Scale from a
+Python file, and ``scale_with`` changes fields of one (``--scale_set``);
+σ and the step counts are always computed from the scale's own sizes.
 """
 
 import dataclasses
 import functools
+import json
+import math
+import os
+import runpy
 from typing import FrozenSet, Iterable, Optional
 
 from prifa_tf.privacy import accounting
@@ -67,7 +73,11 @@ class Scale:
     val_size: non-private validation split (early stopping).
     early_stopping_patience: evaluations without improvement.
     audit_canaries: canaries of the privacy audit in every private run on
-      CIFAR (issue 8; 0: none). Override with ``--set=audit_canaries=0``.
+      CIFAR (0: none). Override with ``--set=audit_canaries=0``.
+    family: the built-in scale (paper, smoke, tiny) whose per-experiment
+      defaults (LiRA models, Onion shadows, default datasets, the paper's
+      pretrained start) this scale takes; a scale derived with
+      ``dataclasses.replace`` keeps its parent's.
   """
   name: str
   train_subset: Optional[int]
@@ -90,6 +100,7 @@ class Scale:
   early_stopping_patience: int
   eval_every: int
   audit_canaries: int = 0
+  family: str = ""
 
 
 PAPER = Scale(
@@ -104,7 +115,7 @@ PAPER = Scale(
     private_lr={"cifar10": 2.0, "cifar100": 4.0, "celeb_a": 2.0},
     nonprivate_lr={"cifar10": 0.01, "cifar100": 0.01, "celeb_a": 1e-4},
     momentum=0.9, image_size=64, val_size=5000, early_stopping_patience=5,
-    eval_every=1000, audit_canaries=500)
+    eval_every=1000, audit_canaries=500, family="paper")
 
 SMOKE = Scale(
     name="smoke", train_subset=2000, test_subset=1000,
@@ -117,7 +128,7 @@ SMOKE = Scale(
     private_lr={"cifar10": 2.0, "cifar100": 2.0, "celeb_a": 2.0},
     nonprivate_lr={"cifar10": 0.05, "cifar100": 0.05, "celeb_a": 0.05},
     momentum=0.9, image_size=32, val_size=0, early_stopping_patience=0,
-    eval_every=100, audit_canaries=50)
+    eval_every=100, audit_canaries=50, family="smoke")
 
 TINY = dataclasses.replace(
     SMOKE, name="tiny", train_subset=240, test_subset=120,
@@ -125,7 +136,7 @@ TINY = dataclasses.replace(
     nonprivate_obs={"cifar10": 30, "cifar100": 30, "celeb_a": 30},
     bl_batch_private=30, bl_batch_nonprivate=60, augmult=2,
     private_epochs=0.5, nonprivate_epochs=0.5, physical_batch=30,
-    image_size=16, audit_canaries=10)
+    image_size=16, audit_canaries=10, family="tiny")
 
 SCALES = {s.name: s for s in (PAPER, SMOKE, TINY)}
 
@@ -133,8 +144,130 @@ SCALES = {s.name: s for s in (PAPER, SMOKE, TINY)}
 def get_scale(name: str) -> Scale:
   if name not in SCALES:
     raise ValueError(f"Unknown scale {name!r}; choose one of "
-                     f"{sorted(SCALES)}.")
+                     f"{sorted(SCALES)}, or give a Python file that defines "
+                     "a Scale.")
   return SCALES[name]
+
+
+def load_scale(spec: str) -> Scale:
+  """A built-in scale by name, or the ``Scale`` a Python file defines.
+
+  The file is run as a module; it names its scale ``SCALE``, or defines
+  exactly one ``Scale``. For example::
+
+    import dataclasses
+    from prifa_tf.paper import configs
+    SCALE = dataclasses.replace(configs.SMOKE, name="smoke_5k",
+                                train_subset=5000)
+  """
+  if spec in SCALES:
+    return SCALES[spec]
+  if not spec.endswith(".py"):
+    return get_scale(spec)
+  if not os.path.isfile(spec):
+    raise ValueError(f"--scale {spec}: no such file.")
+  namespace = runpy.run_path(spec)
+  found = ({"SCALE": namespace["SCALE"]} if "SCALE" in namespace else
+           {k: v for k, v in namespace.items() if isinstance(v, Scale)
+            and not k.startswith("_")})
+  found = {k: v for k, v in found.items() if isinstance(v, Scale)}
+  if len(found) != 1:
+    raise ValueError(
+        f"--scale {spec} must define one Scale (named SCALE, or the only "
+        f"one); found {sorted(found) or 'none'}.")
+  return validate_scale(next(iter(found.values())))
+
+
+def _parse_scale_value(field, text: str, current):
+  """``text`` as a value of Scale ``field`` (current value for dicts)."""
+  try:
+    value = json.loads(text)
+  except json.JSONDecodeError:
+    value = None if text.lower() == "none" else text
+  if isinstance(current, dict):
+    if isinstance(value, dict):
+      unknown = set(value) - set(current)
+      if unknown:
+        raise ValueError(f"--scale_set={field.name}: unknown keys "
+                         f"{sorted(unknown)}; the keys are {sorted(current)}.")
+      return {**current, **value}
+    return {k: value for k in current}  # One value for every dataset.
+  return value
+
+
+def scale_with(scale: Scale, items: Iterable[str]) -> Scale:
+  """``scale`` with ``field=value`` changes, named after them.
+
+  Every size a run is calibrated from (subset, batches, epochs) lives in
+  the scale, so σ and the step counts follow the changed sizes when the
+  configs are made from it.
+  """
+  fields = {f.name: f for f in dataclasses.fields(Scale)}
+  changes, items = {}, list(items)
+  for item in items:
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+      raise ValueError(f"--scale_set expects field=value; got {item!r}.")
+    if key not in fields or key in ("name", "family"):
+      raise ValueError(
+          f"--scale_set: unknown field {key!r}; the fields are "
+          f"{sorted(set(fields) - {'name', 'family'})}.")
+    changes[key] = _parse_scale_value(fields[key], text,
+                                      getattr(scale, key))
+  if not changes:
+    return scale
+  return validate_scale(dataclasses.replace(
+      scale, name=f"{scale.name}[{','.join(items)}]", **changes))
+
+
+def validate_scale(scale: Scale) -> Scale:
+  """Checks the types and ranges of a scale's fields; returns it."""
+  def need(ok, what):
+    if not ok:
+      raise ValueError(f"Scale {scale.name!r}: {what}.")
+  need(scale.family in SCALES, f"family must be one of {sorted(SCALES)} "
+       f"(whose per-experiment defaults it takes); got {scale.family!r}")
+  is_int = lambda v: isinstance(v, int) and not isinstance(v, bool)
+  is_num = lambda v: (isinstance(v, (int, float))
+                      and not isinstance(v, bool) and math.isfinite(v))
+  for name in ("train_subset", "test_subset"):
+    v = getattr(scale, name)
+    need(v is None or (is_int(v) and v > 0), f"{name} must be None or an "
+         f"integer > 0; got {v!r}")
+  for name in ("bl_batch_private", "bl_batch_nonprivate", "physical_batch",
+               "eval_every"):
+    v = getattr(scale, name)
+    need(is_int(v) and v > 0, f"{name} must be an integer > 0; got {v!r}")
+  for name in ("augmult", "val_size", "early_stopping_patience",
+               "audit_canaries"):
+    v = getattr(scale, name)
+    need(is_int(v) and v >= 0, f"{name} must be an integer >= 0; got {v!r}")
+  need(scale.private_epochs is None or (is_num(scale.private_epochs) and
+                                        scale.private_epochs > 0),
+       "private_epochs must be None (the budget decides) or > 0")
+  need(is_num(scale.nonprivate_epochs) and scale.nonprivate_epochs > 0,
+       "nonprivate_epochs must be > 0")
+  need(is_num(scale.ema_decay) and 0 < scale.ema_decay < 1,
+       "ema_decay must be in (0, 1)")
+  need(is_num(scale.momentum) and 0 <= scale.momentum < 1,
+       "momentum must be in [0, 1)")
+  need(scale.image_size is None or (is_int(scale.image_size) and
+                                    scale.image_size > 0),
+       "image_size must be None or an integer > 0")
+  for name in ("private_obs", "nonprivate_obs"):
+    v = getattr(scale, name)
+    need(isinstance(v, dict) and all(is_int(b) and b > 0 for b in
+                                     v.values()),
+         f"{name} must map datasets to integers > 0; got {v!r}")
+  for name in ("private_lr", "nonprivate_lr"):
+    v = getattr(scale, name)
+    need(isinstance(v, dict) and all(is_num(r) and r > 0 for r in
+                                     v.values()),
+         f"{name} must map datasets to rates > 0; got {v!r}")
+  need(isinstance(scale.models, dict) and all(
+      isinstance(m, str) for m in scale.models.values()),
+       f"models must map datasets to model names; got {scale.models!r}")
+  return scale
 
 
 def parse_techniques(items: Iterable[str]) -> FrozenSet[str]:
@@ -194,7 +327,7 @@ def missing_pretrained(configs, scale: Scale) -> list:
   """Datasets of ``configs`` that the paper fine-tunes from ImageNet but
   that would train from scratch (paper scale only; smaller scales train
   small models from scratch by design)."""
-  if scale.name != "paper":
+  if scale.family != "paper":
     return []
   return sorted({c.dataset for c in configs
                  if c.dataset in PRETRAINED_DATASETS and not c.pretrained})
@@ -265,7 +398,7 @@ def make_config(dataset: str, epsilon: Optional[float], techniques,
         cfg, target_epsilon=None, steps=steps,
         learning_rate=scale.nonprivate_lr[base], momentum=scale.momentum,
         # Table 1's CelebA rate (1e-4) is an Adam rate.
-        optimizer="adam" if base == "celeb_a" and scale.name == "paper"
+        optimizer="adam" if base == "celeb_a" and scale.family == "paper"
         else "sgd",
         val_size=scale.val_size,
         early_stopping_patience=scale.early_stopping_patience)

@@ -89,20 +89,42 @@ class Experiment:
   def datasets(self, args: Args) -> Sequence[str]:
     if args.datasets:
       return args.datasets
-    return self.default_datasets[0 if args.scale.name == "paper" else 1]
+    return self.default_datasets[0 if args.scale.family == "paper" else 1]
 
 
 def privacy_name(epsilon: Optional[float]) -> str:
   return "nonprivate" if epsilon is None else f"eps{epsilon:g}"
 
 
+# Overrides of the sizes σ and the step counts are calibrated from: the
+# subsets become the scale's (and are calibrated for); the batch is the
+# scale's per arm and technique, so it is changed there.
+_SCALE_SIZES = ("train_subset", "test_subset")
+_SCALE_BATCH_FIELDS = ("private_obs", "nonprivate_obs", "bl_batch_private",
+                       "bl_batch_nonprivate")
+
+
 def config(args: Args, dataset, epsilon, techniques, seed, skew=0.95):
-  """``configs.make_config`` plus the user's ``--set`` overrides."""
+  """``configs.make_config`` plus the user's ``--set`` overrides.
+
+  ``train_subset`` and ``test_subset`` overrides change the scale, so σ and
+  the step counts are computed for them; ``batch_size`` is refused (it is
+  the scale's, per arm and technique: ``--scale_set``).
+  """
+  keys = [o.partition("=")[0].strip() for o in args.overrides]
+  if "batch_size" in keys:
+    raise ValueError(
+        "--set=batch_size would leave σ and the step count calibrated for "
+        "the scale's batch: change the scale's instead, with --scale_set="
+        f"FIELD=B for FIELD in {', '.join(_SCALE_BATCH_FIELDS)}.")
+  sizes = [o for o, k in zip(args.overrides, keys) if k in _SCALE_SIZES]
+  rest = [o for o, k in zip(args.overrides, keys) if k not in _SCALE_SIZES]
+  scale = configs.scale_with(args.scale, sizes)
   pretrained = args.pretrained if configs._base(dataset) in (  # pylint: disable=protected-access
       "cifar100", "celeb_a") else None
-  cfg = configs.make_config(dataset, epsilon, techniques, args.scale, seed,
+  cfg = configs.make_config(dataset, epsilon, techniques, scale, seed,
                             skew=skew, pretrained=pretrained)
-  return presets.apply_overrides(cfg, args.overrides).validate()
+  return presets.apply_overrides(cfg, rest).validate()
 
 
 def accuracy_columns(datasets: Sequence[str]) -> List[str]:

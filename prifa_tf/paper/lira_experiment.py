@@ -63,14 +63,14 @@ def _base_config(args, dataset, eps):
       audit_canaries=0)
   steps_set = any(o.split("=", 1)[0].strip() == "steps"
                   for o in args.overrides)
-  if args.scale.name == "smoke" and not cfg.private and not steps_set:
+  if args.scale.family == "smoke" and not cfg.private and not steps_set:
     cfg = dataclasses.replace(cfg, steps=SMOKE_NONPRIVATE_STEPS)
   return cfg
 
 
 def _specs(args):
   out = []
-  models = args.num_models or NUM_MODELS[args.scale.name]
+  models = args.num_models or NUM_MODELS[args.scale.family]
   if models < 4:
     raise ValueError(f"LiRA needs at least 4 models; got {models}.")
   for dataset in LIRA.datasets(args):

@@ -30,7 +30,7 @@ RISK_COLUMNS = {"mlp": "mlp_score", "lira": "lira_score"}
 
 def _shadows(args, target_name, cfg, layer_labels):
   """LiRA shadow runs of one layer (same recipe, other seeds, no canaries)."""
-  n = args.num_models or DEFAULT_SHADOWS[args.scale.name]
+  n = args.num_models or DEFAULT_SHADOWS[args.scale.family]
   if n < 2 or n % 2:
     raise ValueError(f"--num_models must be even and >= 2; got {n}.")
   out = []
@@ -47,7 +47,7 @@ def _shadows(args, target_name, cfg, layer_labels):
 
 
 def _specs(args):
-  remove = args.remove_top or DEFAULT_REMOVE[args.scale.name]
+  remove = args.remove_top or DEFAULT_REMOVE[args.scale.family]
   attacks = tuple(dict.fromkeys(tuple(args.attacks) + ("mlp",)))
   if args.onion_risk not in RISK_COLUMNS:
     raise ValueError(f"--onion_risk must be one of {sorted(RISK_COLUMNS)}.")
@@ -102,7 +102,7 @@ def _report(df, args, out_dir):
   if args.onion_risk == "mlp":
     ranking = "TF-Privacy's MLP privacy-risk score, as the paper"
   else:
-    shadows = args.num_models or DEFAULT_SHADOWS[args.scale.name]
+    shadows = args.num_models or DEFAULT_SHADOWS[args.scale.family]
     ranking = f"online LiRA against {shadows} shadow models per layer"
   md += f"\n\nRemoval ranking: {ranking}.\n"
   files = exp.write_table(agg, out_dir, "onion",

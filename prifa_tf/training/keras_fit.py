@@ -35,17 +35,73 @@
 * **DP-SAT weights.** It restores the unperturbed weights for validation and
   at the end of ``fit``, and moves them back to the DP-SAT point when
   training goes on.
+* **Poisson sampling.** ``poisson_dataset`` draws each logical batch as
+  the accountant assumes; with ``sampling="poisson"`` the callback makes
+  the optimizer divide by the expected B and accepts batches of any size.
 
 The resumable ``Trainer`` (Poisson sampling, checkpoints) remains the
-reference path; these two pieces are the TF-Privacy drop-in.
+reference path; these pieces are the TF-Privacy drop-in.
 """
 
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from prifa_tf.privacy import accounting
 from prifa_tf.privacy import guarantee
+
+
+def poisson_dataset(x, y, batch_size, gradient_accumulation_steps=1,
+                    steps_per_epoch=None, seed=None):
+  """Poisson-sampled logical batches for ``model.fit``, as DP-SGD assumes.
+
+  Every logical step includes each of the n examples independently with
+  probability q = B / n, so its size varies (Binomial(n, q)); its examples
+  come in ``gradient_accumulation_steps`` physical batches of nearly equal
+  size (some may be empty). Use it with ``PrivacyCallback(
+  sampling="poisson", num_examples=n, batch_size=B)``, which makes the
+  optimizer divide by B: the ε is then the accountant's, proven, not
+  assumed.
+
+  Args:
+    x, y: arrays of the n training examples (first axis).
+    batch_size: the expected logical batch B.
+    gradient_accumulation_steps: k, physical batches per logical step.
+    steps_per_epoch: logical steps per epoch (default n // B).
+    seed: sampling seed. Default: OS entropy, never stored; a given seed
+      makes the batches reproducible, and the ε then holds only against
+      someone without it.
+
+  Returns:
+    A ``tf.data.Dataset`` of (x, y) physical batches with known
+    cardinality k * steps_per_epoch; each epoch draws afresh.
+  """
+  x, y = np.asarray(x), np.asarray(y)
+  n, k = len(x), int(gradient_accumulation_steps)
+  if len(y) != n or n == 0:
+    raise ValueError(f"x and y must hold the same n > 0 examples; got "
+                     f"{len(x)} and {len(y)}.")
+  if not 0 < batch_size <= n or k < 1:
+    raise ValueError(f"batch_size must be in (0, n={n}] and "
+                     f"gradient_accumulation_steps >= 1; got {batch_size}, "
+                     f"{k}.")
+  steps = int(steps_per_epoch or n // batch_size)
+  rng = np.random.default_rng(
+      seed if seed is not None else int.from_bytes(os.urandom(16), "little"))
+  q = batch_size / n
+
+  def batches():
+    for _ in range(steps):
+      chosen = np.flatnonzero(rng.random(n) < q)
+      for part in np.array_split(chosen, k):
+        yield x[part], y[part]
+
+  spec = (tf.TensorSpec((None,) + x.shape[1:], tf.as_dtype(x.dtype)),
+          tf.TensorSpec((None,) + y.shape[1:], tf.as_dtype(y.dtype)))
+  return tf.data.Dataset.from_generator(
+      batches, output_signature=spec).apply(
+          tf.data.experimental.assert_cardinality(k * steps))
 
 
 class PrivacyCallback(tf.keras.callbacks.Callback):
@@ -61,7 +117,10 @@ class PrivacyCallback(tf.keras.callbacks.Callback):
     target_epsilon: stop before exceeding it.
     accountant: "rdp" or "pld".
     sampling: "shuffle" (what Keras datasets do; ε assumed) or "poisson"
-      (only if the dataset really samples each example independently).
+      (the data comes from ``poisson_dataset``, or another pipeline that
+      includes each example independently with probability B/n per logical
+      step; needs num_examples and batch_size, and makes the optimizer
+      divide by the expected B).
     log_dir: TensorBoard directory; ε goes to ``log_dir/privacy``.
   """
 
@@ -74,6 +133,10 @@ class PrivacyCallback(tf.keras.callbacks.Callback):
     if target_epsilon is not None and not (num_examples and batch_size):
       raise ValueError("target_epsilon needs num_examples (n) and "
                        "batch_size (the logical batch B), for q = B / n.")
+    if sampling == "poisson" and not (num_examples and batch_size):
+      raise ValueError("sampling='poisson' needs num_examples (n) and "
+                       "batch_size (the expected logical batch B): each "
+                       "release is divided by B, not by the realised count.")
     self.n = int(num_examples) if num_examples else None
     self.batch_size = int(batch_size) if batch_size else None
     self.delta = float(delta)
@@ -104,7 +167,7 @@ class PrivacyCallback(tf.keras.callbacks.Callback):
 
   def _check_pending(self, where):
     opt = self.optimizer
-    if opt.pending_examples() > 0:
+    if opt.pending_batches():
       opt.discard_pending()
       raise RuntimeError(
           f"A logical batch was left incomplete at the end of the {where} "
@@ -159,9 +222,11 @@ class PrivacyCallback(tf.keras.callbacks.Callback):
           f"gradient_accumulation_steps={k}: the callback runs once per "
           "execution, and must see every logical step to check its batch "
           "and stop at the privacy budget.")
-    if self.n and self.batch_size:
+    poisson = self.sampling == "poisson"
+    if self.n and self.batch_size and not poisson:
       self._check_passes(self.batch_size)
-    if opt.pending_examples() > 0:
+    opt.set_expected_batch_size(self.batch_size if poisson else None)
+    if opt.pending_batches():
       raise ValueError("A partial logical batch is pending from an earlier "
                        "call; it cannot be carried into this one.")
     if self.target is not None:
@@ -180,7 +245,7 @@ class PrivacyCallback(tf.keras.callbacks.Callback):
 
   def on_train_batch_end(self, batch, logs=None):
     opt = self.optimizer
-    if opt.pending_examples() > 0:
+    if opt.pending_batches():
       return  # Mid logical batch: nothing released yet.
     steps = int(opt.iterations.numpy())
     seen = int(round(float(opt.counters["last_batch"].numpy())))
@@ -188,7 +253,7 @@ class PrivacyCallback(tf.keras.callbacks.Callback):
       if self.n:
         self._check_passes(seen)
       self.batch_size = seen
-    elif seen != self.batch_size:
+    elif seen != self.batch_size and self.sampling != "poisson":
       raise ValueError(
           f"The logical batch held {seen} examples, not batch_size="
           f"{self.batch_size}: the ε would be wrong. Batch the dataset with "

@@ -8,6 +8,9 @@
 * The budget guard cannot be outrun by ``steps_per_execution``.
 * A batch whose rows do not split into whole examples (augmult views) is
   refused.
+* ``poisson_dataset`` samples as the accountant assumes, and with
+  ``sampling="poisson"`` every release is divided by the expected B, empty
+  batches included.
 """
 
 import os
@@ -200,6 +203,89 @@ class AccountingContractsTest(absltest.TestCase):
     self.fit(model, ds, callback)
     self.assertEqual(int(model.optimizer.iterations.numpy()), 3)
     self.assertLessEqual(callback.epsilon, target)
+
+
+class PoissonFitTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    fixtures.quiet_tf()
+
+  def test_poisson_dataset_samples_each_example_at_rate_q(self):
+    n, b, k = 200, 20, 2
+    x, y = np.arange(n, dtype=np.float32)[:, None], np.arange(n)
+    ds = keras_fit.poisson_dataset(x, y, b, k, seed=0)
+    self.assertEqual(int(ds.cardinality()), k * (n // b))
+    counts, sizes = np.zeros(n), []
+    epochs = 20
+    for _ in range(epochs):  # Each epoch draws afresh.
+      batches = [yb.numpy() for _, yb in ds]
+      self.assertLen(batches, k * (n // b))
+      for step in range(n // b):
+        logical = np.concatenate(batches[k * step:k * step + k])
+        self.assertLen(set(logical), len(logical))  # No example twice.
+        sizes.append(len(logical))
+        counts[logical] += 1
+    draws = epochs * (n // b)
+    q = b / n
+    # Inclusion counts are Binomial(draws, q): mean and spread.
+    self.assertAlmostEqual(counts.mean() / draws, q, delta=0.005)
+    self.assertAlmostEqual(counts.std(), np.sqrt(draws * q * (1 - q)),
+                           delta=0.15 * np.sqrt(draws * q * (1 - q)))
+    self.assertAlmostEqual(np.std(sizes), np.sqrt(n * q * (1 - q)),
+                           delta=0.2 * np.sqrt(n * q * (1 - q)))
+    same = [yb.numpy() for _, yb in keras_fit.poisson_dataset(x, y, b, k,
+                                                               seed=0)]
+    again = [yb.numpy() for _, yb in keras_fit.poisson_dataset(x, y, b, k,
+                                                                seed=0)]
+    for a, c in zip(same, again):
+      np.testing.assert_array_equal(a, c)
+    with self.assertRaisesRegex(ValueError, "batch_size"):
+      keras_fit.poisson_dataset(x, y, 0)
+
+  def test_poisson_fit_divides_by_the_expected_batch(self):
+    n, b, k = 64, 16, 2
+    x, y = data(n)
+    updates, keys = {}, {}
+    for sampling in ("poisson", "shuffle"):
+      model = small_model(learning_rate=1.0, gradient_accumulation_steps=k)
+      model.optimizer._noise_multiplier = 0.0  # pylint: disable=protected-access
+      before = [v.numpy() for v in model.trainable_variables]
+      ds = keras_fit.poisson_dataset(x, y, b, k, steps_per_epoch=1, seed=3)
+      # The same draw, divided by the realised count (no n: no ε, and no
+      # check of passes, which a Poisson draw does not have).
+      callback = (keras_fit.PrivacyCallback(num_examples=n, batch_size=b,
+                                            sampling="poisson")
+                  if sampling == "poisson" else keras_fit.PrivacyCallback())
+      model.fit(ds, epochs=1, verbose=0, callbacks=[callback])
+      keys[sampling] = callback.key
+      realised = float(model.optimizer.counters["last_batch"].numpy())
+      updates[sampling] = [v.numpy() - w for v, w in
+                           zip(model.trainable_variables, before)]
+    self.assertNotEqual(realised, b)  # The draw is not of size B.
+    for p, s_ in zip(updates["poisson"], updates["shuffle"]):
+      np.testing.assert_allclose(p, s_ * realised / b, rtol=1e-5,
+                                 atol=1e-7)
+    self.assertEqual(keys["poisson"], "eps[poisson]")
+
+  def test_empty_logical_batches_are_released_and_counted(self):
+    n, b, k = 16, 2, 2  # q = 1/8: some physical batches are empty.
+    x, y = data(n)
+    model = small_model(gradient_accumulation_steps=k)
+    callback = keras_fit.PrivacyCallback(num_examples=n, batch_size=b,
+                                         sampling="poisson")
+    ds = keras_fit.poisson_dataset(x, y, b, k, seed=0)
+    sizes = [len(yb) for _, yb in ds]
+    self.assertIn(0, sizes)
+    model.fit(ds, epochs=1, verbose=0, callbacks=[callback])
+    steps = n // b
+    self.assertEqual(int(model.optimizer.iterations.numpy()), steps)
+    self.assertEqual(int(model.optimizer.counters["noise_draws"].numpy()),
+                     steps)
+    self.assertAlmostEqual(callback.epsilon,
+                           accounting.epsilon(n, b, 1.0, steps, 1e-5))
+    with self.assertRaisesRegex(ValueError, "poisson"):
+      keras_fit.PrivacyCallback(num_examples=n, sampling="poisson")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
 """The paper's configurations: technique switches, Table 1, calibration."""
 
+import os
+import textwrap
+
 from absl.testing import absltest
 
 from prifa_tf.paper import configs
+from prifa_tf.paper import experiment as exp
 from prifa_tf.privacy import accounting
 
 
@@ -119,6 +123,108 @@ class ConfigsTest(absltest.TestCase):
       configs.make_config("cifar10", 3.0, ("OBS",), configs.PAPER)
     with self.assertRaisesRegex(ValueError, "Unknown scale"):
       configs.get_scale("huge")
+
+
+def epsilon_of(cfg):
+  return accounting.epsilon(cfg.train_subset, cfg.batch_size,
+                            cfg.noise_multiplier, cfg.steps, cfg.delta)
+
+
+class UserScalesTest(absltest.TestCase):
+  """Scales that users write: a file, or fields changed on the command line.
+
+  σ and the step counts always come from the scale's own sizes, so a run is
+  never calibrated for sizes it does not have.
+  """
+
+  def write(self, text):
+    path = os.path.join(self.create_tempdir().full_path, "my_scale.py")
+    with open(path, "w") as f:
+      f.write(textwrap.dedent(text))
+    return path
+
+  def test_scale_from_a_file_is_calibrated_for_its_sizes(self):
+    path = self.write("""
+        import dataclasses
+        from prifa_tf.paper import configs
+        SCALE = dataclasses.replace(configs.SMOKE, name="smoke_1k",
+                                    train_subset=1000)
+        OTHER = configs.TINY  # Named SCALE wins.
+        """)
+    scale = configs.load_scale(path)
+    self.assertEqual((scale.name, scale.family), ("smoke_1k", "smoke"))
+    mine = configs.make_config("cifar10s", 8.0, configs.ALL, scale)
+    smoke = configs.make_config("cifar10s", 8.0, configs.ALL, configs.SMOKE)
+    self.assertEqual(mine.train_subset, 1000)
+    self.assertEqual(mine.steps * mine.batch_size, 4 * 1000)  # 4 epochs.
+    self.assertNotEqual(mine.noise_multiplier, smoke.noise_multiplier)
+    self.assertBetween(epsilon_of(mine), 7.9, 8.0 + 1e-9)
+    self.assertIs(configs.load_scale("tiny"), configs.TINY)
+
+  def test_scale_set_recalibrates(self):
+    scale = configs.scale_with(configs.SMOKE, ["train_subset=1000",
+                                               "private_obs=250"])
+    self.assertEqual(scale.name, "smoke[train_subset=1000,private_obs=250]")
+    self.assertEqual(scale.family, "smoke")
+    self.assertEqual(scale.private_obs,
+                     {"cifar10": 250, "cifar100": 250, "celeb_a": 250})
+    cfg = configs.make_config("cifar10s", 8.0, configs.ALL, scale)
+    self.assertEqual(cfg.batch_size, 250)
+    self.assertEqual(cfg.steps, 16)  # 4 epochs of 1,000 at 250.
+    self.assertBetween(epsilon_of(cfg), 7.9, 8.0 + 1e-9)
+    one = configs.scale_with(configs.SMOKE, ['private_obs={"cifar10": 100}'])
+    self.assertEqual(one.private_obs["cifar10"], 100)
+    self.assertEqual(one.private_obs["cifar100"], 400)
+    self.assertIs(configs.scale_with(configs.SMOKE, []), configs.SMOKE)
+    # --set of a subset goes through the scale, and is calibrated for.
+    args = exp.Args(scale=configs.SMOKE, seeds=[0],
+                    overrides=["train_subset=1000", "log_every=7"])
+    via_set = exp.config(args, "cifar10s", 8.0, configs.ALL, 0)
+    direct = configs.make_config(
+        "cifar10s", 8.0, configs.ALL,
+        configs.scale_with(configs.SMOKE, ["train_subset=1000"]))
+    self.assertEqual((via_set.noise_multiplier, via_set.steps),
+                     (direct.noise_multiplier, direct.steps))
+    self.assertEqual(direct.steps, 10)  # 4 epochs of 1,000 at B = 400.
+    self.assertBetween(epsilon_of(via_set), 7.9, 8.0 + 1e-9)
+    self.assertEqual(via_set.log_every, 7)
+
+  def test_bad_scales(self):
+    with self.assertRaisesRegex(ValueError, "unknown field 'trian_subset'"):
+      configs.scale_with(configs.SMOKE, ["trian_subset=5"])
+    with self.assertRaisesRegex(ValueError, "field=value"):
+      configs.scale_with(configs.SMOKE, ["train_subset"])
+    with self.assertRaisesRegex(ValueError, "train_subset must be None or an "
+                                "integer > 0; got -3"):
+      configs.scale_with(configs.SMOKE, ["train_subset=-3"])
+    with self.assertRaisesRegex(ValueError, "private_obs must map"):
+      configs.scale_with(configs.SMOKE, ["private_obs=0"])
+    with self.assertRaisesRegex(ValueError, "unknown keys"):
+      configs.scale_with(configs.SMOKE, ['private_obs={"mnist": 3}'])
+    with self.assertRaisesRegex(ValueError, "ema_decay must be in"):
+      configs.scale_with(configs.SMOKE, ["ema_decay=nan"])
+    none = self.write("X = 3\n")
+    with self.assertRaisesRegex(ValueError, "must define one Scale.*none"):
+      configs.load_scale(none)
+    two = self.write("""
+        from prifa_tf.paper import configs
+        A, B = configs.SMOKE, configs.TINY
+        """)
+    with self.assertRaisesRegex(ValueError, r"found \['A', 'B'\]"):
+      configs.load_scale(two)
+    orphan = self.write("""
+        import dataclasses
+        from prifa_tf.paper import configs
+        SCALE = dataclasses.replace(configs.SMOKE, family="mine")
+        """)
+    with self.assertRaisesRegex(ValueError, "family must be one of"):
+      configs.load_scale(orphan)
+    with self.assertRaisesRegex(ValueError, "no such file"):
+      configs.load_scale("/nonexistent/scale.py")
+    args = exp.Args(scale=configs.SMOKE, seeds=[0],
+                    overrides=["batch_size=100"])
+    with self.assertRaisesRegex(ValueError, "--scale_set"):
+      exp.config(args, "cifar10s", 8.0, configs.ALL, 0)
 
 
 if __name__ == "__main__":

@@ -182,13 +182,15 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
       """Noisy updates applied (the base optimizer's ``iterations``)."""
       return self.iterations
 
-    def pending_batches(self) -> int:
-      """Physical batches accumulated but not yet released (0 at a
-      logical-batch boundary, even when some batches were empty)."""
+    def has_pending(self) -> bool:
+      """Whether a logical batch is partly accumulated and unreleased:
+      examples pending, or a count of physical batches (empty ones too)
+      that is not a whole logical batch."""
       if self._counters is None:
-        return 0
-      return int(self._counters["micro_steps"].numpy()) % \
-          self.gradient_accumulation_steps
+        return False
+      micro = int(self._counters["micro_steps"].numpy())
+      return (micro % self.gradient_accumulation_steps != 0
+              or self.pending_examples() > 0)
 
     def set_expected_batch_size(self, batch_size):
       """Divide every release by this B (Poisson sampling), or, with None,

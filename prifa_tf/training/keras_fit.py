@@ -167,7 +167,7 @@ class PrivacyCallback(tf.keras.callbacks.Callback):
 
   def _check_pending(self, where):
     opt = self.optimizer
-    if opt.pending_batches():
+    if opt.has_pending():
       opt.discard_pending()
       raise RuntimeError(
           f"A logical batch was left incomplete at the end of the {where} "
@@ -226,7 +226,7 @@ class PrivacyCallback(tf.keras.callbacks.Callback):
     if self.n and self.batch_size and not poisson:
       self._check_passes(self.batch_size)
     opt.set_expected_batch_size(self.batch_size if poisson else None)
-    if opt.pending_batches():
+    if opt.has_pending():
       raise ValueError("A partial logical batch is pending from an earlier "
                        "call; it cannot be carried into this one.")
     if self.target is not None:
@@ -245,7 +245,7 @@ class PrivacyCallback(tf.keras.callbacks.Callback):
 
   def on_train_batch_end(self, batch, logs=None):
     opt = self.optimizer
-    if opt.pending_batches():
+    if opt.has_pending():
       return  # Mid logical batch: nothing released yet.
     steps = int(opt.iterations.numpy())
     seen = int(round(float(opt.counters["last_batch"].numpy())))

@@ -28,6 +28,7 @@ shadow models that did and did not train on it (TF-Privacy's
 
 import dataclasses
 import os
+import warnings
 from typing import Dict, Sequence
 
 import matplotlib
@@ -77,18 +78,28 @@ def one_sided_offline(stat_target: np.ndarray, stat_out: Sequence[np.ndarray],
   The out Gaussian is fitted as TF-Privacy's ``compute_score_lira`` fits it
   (median over shadows, std per example or, with ``fix_variance``, over all
   examples; NaN replaced by the column mean). Higher = more likely a
-  member.
+  member. A zero fitted std (a single out reference) is replaced by the
+  column mean of the others'; where no spread can be fitted at all, the
+  score is NaN: unscored.
   """
   avg = np.array([np.nanmedian(s, axis=0) for s in stat_out])
   amia.replace_nan_with_column_mean(avg)
+  # A zero std (a single out reference: no spread to fit) is no fit: per
+  # example it takes the column mean of the others' (as TF-Privacy treats a
+  # NaN); where no spread can be fitted at all (one reference, or every
+  # candidate with one) the test is undefined: NaN, unscored.
   if fix_variance:
     std = np.nanstd(np.concatenate([s - m[np.newaxis]
                                     for s, m in zip(stat_out, avg)]))
+    std = std if std > 0 else np.nan
   else:
     std = np.array([np.nanstd(s, axis=0) for s in stat_out])
-    amia.replace_nan_with_column_mean(std)
+    std[std == 0] = np.nan
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+      warnings.simplefilter("ignore", RuntimeWarning)  # All-NaN columns.
+      amia.replace_nan_with_column_mean(std)
   return scipy_stats.norm.logcdf(np.asarray(stat_target), avg,
-                                 std + 1e-30).mean(axis=1)
+                                 std).mean(axis=1)
 
 
 def scores(stats: np.ndarray, keep: np.ndarray, target: int,

@@ -87,6 +87,13 @@ class LiraTest(absltest.TestCase):
     high = lira.one_sided_offline(np.array([[4.0]]), out)
     self.assertLess(low[0], np.log(0.01))
     self.assertGreater(high[0], np.log(0.99))
+    # One out reference per candidate: no spread to fit, so unscored (the
+    # two-sided score divides by 1e-30 there and ranks by the sign alone).
+    single = [np.array([[0.5]]), np.array([[1.5]])]
+    self.assertTrue(np.isnan(lira.one_sided_offline(
+        np.array([[1.0], [1.0]]), single, fix_variance=True)).all())
+    self.assertTrue(np.isnan(lira.one_sided_offline(
+        np.array([[1.0], [1.0]]), single)).all())
     with self.assertRaisesRegex(ValueError, "offline_test"):
       lira.scores(stats, keep, 0, online=False, offline_test="both")
 

@@ -271,6 +271,6 @@ def _loss(logit_stat):
 
 
 LIRA = exp.Experiment(
-    name="lira", title="LiRA membership inference (issue 8)",
+    name="lira", title="LiRA membership inference",
     default_datasets=(("cifar10",), ("cifar10",)),
     build=_specs, report=_report)

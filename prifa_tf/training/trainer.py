@@ -598,7 +598,7 @@ class Trainer:
                 cfg.sampling,
                 "secret" if self.seeds.secret else "reproducible",
                 cfg.delta, self.n, self._epsilon_without_amplification(steps)),
-            # The empirical lower bound beside the claimed ε (issue 8).
+            # The empirical lower bound beside the claimed ε.
             "epsilon_lower_bound": (summary or {}).get(
                 "epsilon_lower_bound"),
             "audit": (f"see {AUDIT_FILE} and the top-level \"audit\"" if

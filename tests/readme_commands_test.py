@@ -10,8 +10,12 @@ listed one gone from the README) fails ``test_every_command_is_listed``.
 Two commands are run by the suite's driver rather than here: ``bash
 scripts/test.sh`` is what ``.ci/run`` runs, and it runs ``bash
 scripts/demo.sh`` end to end; this file checks that both calls are there.
-Commands are run in the order of ``COMMANDS`` in one working directory,
-because some read what an earlier one wrote (``evaluate.py`` reads a run).
+
+The commands are split into ``PARTS`` test methods of about equal cost
+(``Command.seconds``), one per Bazel shard; each part runs its commands in
+the order of ``COMMANDS`` in its own working directory. A command that reads
+what the one before it wrote (``evaluate.py`` reads a run) is marked
+``with_previous`` and stays in that command's part.
 """
 
 import dataclasses
@@ -52,6 +56,8 @@ class Command:
   why: str = ""               # Where the run deviates from the text, why.
   mock_tfds: int = 0          # Run under tfds.testing.mock_data (N examples).
   driver: Optional[str] = None  # Run by this file instead (checked).
+  seconds: float = 30.0       # Rough tiny cost on 2 idle cores (sharding).
+  with_previous: bool = False  # Reads what the command before it wrote.
 
 
 COMMANDS = [
@@ -61,41 +67,35 @@ COMMANDS = [
             why=".ci/run runs exactly this command"),
     Command(".venv/bin/python experiments/train.py --preset=smoke_dpsat "
             "--workdir=runs/dpsat", tiny=TINY_TRAIN,
-            files=["runs/dpsat/results.json"], expect=r"final: "),
+            files=["runs/dpsat/results.json"], expect=r"final: ", seconds=40),
     Command(".venv/bin/python experiments/train.py --preset=cifar10_dpsat_eps8"
             " --workdir=runs/c10_eps8 --set=physical_batch_size=128 "
             "--set=per_example=vectorized", tiny=TINY_PAPER_TRAIN,
             files=["runs/c10_eps8/results.json"],
-            expect=r"per-example=vectorized"),
+            expect=r"per-example=vectorized", seconds=45),
     Command(".venv/bin/python experiments/train.py --list_presets",
-            expect=r"cifar10_dpsat_eps8\n(.*\n)*smoke_dpsgd"),
+            expect=r"cifar10_dpsat_eps8\n(.*\n)*smoke_dpsgd", seconds=8),
     Command(".venv/bin/prifa-train --list_presets",
-            expect=r"cifar10_dpsat_eps8\n(.*\n)*smoke_dpsgd"),
+            expect=r"cifar10_dpsat_eps8\n(.*\n)*smoke_dpsgd", seconds=7),
     Command(".venv/bin/python experiments/train.py --preset=smoke "
             "--workdir=runs/mia --mia_every=50 --mia_track_ids=9,27",
             # The preset's own subset (the tracked ids are in it), 2 steps.
             tiny=("--set=steps=2", "--set=eval_every=2",
                   "--set=checkpoint_every=2", "--mia_every=1"),
-            files=["runs/mia/mia_history.json", "runs/mia/mia_history.png"]),
-    Command(".venv/bin/python experiments/evaluate.py "
-            "--workdir=runs/demo/runs/cifar10s/eps8/seed0",
-            before=[".venv/bin/python experiments/demo.py --out=runs/demo "
-                    "--scale=tiny --attacks=threshold"],
-            files=["runs/demo/runs/cifar10s/eps8/seed0/eval.json",
-                   "runs/demo/runs/cifar10s/eps8/seed0/attacks.csv"],
-            why="the demo run it reads is made at tiny scale first"),
+            files=["runs/mia/mia_history.json", "runs/mia/mia_history.png"],
+            seconds=42),
     Command(".venv/bin/python experiments/train.py --preset=cifar10_dpsat_eps8"
             " --workdir=runs/x --distribution=mirrored",
-            tiny=TINY_PAPER_TRAIN, files=["runs/x/results.json"]),
+            tiny=TINY_PAPER_TRAIN, files=["runs/x/results.json"], seconds=35),
     Command(".venv/bin/python experiments/evaluate.py --workdir=runs/x "
             "--attacks=all --backend=loky --max_examples=10000",
             tiny=("--max_examples=100",), files=["runs/x/eval.json"],
-            expect=r"random_forest|rf"),
+            expect=r"random_forest|rf", with_previous=True, seconds=45),
     Command(".venv/bin/python experiments/train.py --preset=smoke_dpsat "
             "--workdir=runs/y --distribution=mirrored --cpu_replicas=4",
             tiny=TINY_TRAIN + ("--set=physical_batch_size=25",
                                "--set=batch_size=50"),
-            files=["runs/y/results.json"], expect=r"replicas=4"),
+            files=["runs/y/results.json"], expect=r"replicas=4", seconds=61),
     Command("TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", "
             "\"host2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": "
             "0}}' .venv/bin/python experiments/train.py "
@@ -104,30 +104,31 @@ COMMANDS = [
             tiny=TINY_PAPER_TRAIN,
             why="two workers on 127.0.0.1 (free ports) instead of host1 and "
             "host2, and a workdir in the test's directory instead of "
-            "/shared/runs/x"),
+            "/shared/runs/x", seconds=47),
     Command(".venv/bin/python experiments/audit.py --mode=step "
             "--preset=cifar10_dpsgd_eps8 --workdir=runs/step_audit",
             tiny=TINY_PAPER_TRAIN + ("--trials=200",),
             files=["runs/step_audit/step_audit.json"],
-            expect=r"step audit: claimed ε = .*passed"),
+            expect=r"step audit: claimed ε = .*passed", seconds=33),
     Command(".venv/bin/python experiments/audit.py --preset=smoke_dpsgd "
             "--workdir=runs/audit --canaries=500 --alpha=0.05",
             tiny=TINY_TRAIN + ("--canaries=20",),
-            files=["runs/audit/audit.json"]),
+            files=["runs/audit/audit.json"], seconds=38),
     Command(".venv/bin/python experiments/lira.py --out=sweeps/lira_smoke "
             "--scale=smoke --privacy=nonprivate",
             tiny=TINY_SWEEP + ("--num_models=4",),
-            files=["sweeps/lira_smoke/lira.md"]),
+            files=["sweeps/lira_smoke/lira.md"], seconds=141),
     Command(".venv/bin/python experiments/ablation.py "
             "--out=sweeps/ablation_smoke", tiny=TINY_SWEEP + (
                 "--privacy=private",),
             files=["sweeps/ablation_smoke/runs.csv",
                    "sweeps/ablation_smoke/report.md"],
             why="the private arm only, for time; the non-private arm runs "
-            "through the same code in scripts/smoke_experiments.sh below"),
+            "through the same code in scripts/smoke_experiments.sh below",
+            seconds=228),
     Command(".venv/bin/python experiments/onion.py --out=sweeps/onion "
             "--scale=paper --dry_run --throughput=6000",
-            expect=r" h at 6000"),
+            expect=r" h at 6000", seconds=11),
     Command(".venv/bin/python experiments/import_jax_privacy.py "
             "--checkpoint=wrn_28_10_imagenet32.npz --model=wrn_28_10 "
             "--num_classes=100 --out=pretrained/wrn_28_10_imagenet32.h5",
@@ -138,64 +139,102 @@ COMMANDS = [
             expect=r"skipped: Softmax \(head re-initialised",
             why="jax_privacy's file cannot be downloaded here: a synthetic "
             "tree with its names and shapes, WRN-10-1 instead of 28-10 for "
-            "time"),
+            "time", seconds=6),
     Command(".venv/bin/python experiments/ablation.py --out=sweeps/ablation "
             "--scale=paper --pretrained=/ckpt/wrn_28_10_imagenet.h5",
             tiny=("--dry_run",), expect=r"Dry run:",
             why="a cost plan only: CIFAR-100 and the ImageNet checkpoint "
-            "cannot be had on these machines"),
+            "cannot be had on these machines", seconds=10),
     Command("bash scripts/smoke_experiments.sh",
             why="PRIFA_SCALE=tiny and one of its experiments (demo); the "
-            "others run above and below"),
+            "others run above and below", seconds=66),
+    Command(".venv/bin/python experiments/evaluate.py "
+            "--workdir=runs/demo/runs/cifar10s/eps8/seed0",
+            before=["mkdir -p runs", "ln -s ../sweeps/smoke/demo runs/demo"],
+            files=["runs/demo/runs/cifar10s/eps8/seed0/eval.json",
+                   "runs/demo/runs/cifar10s/eps8/seed0/attacks.csv"],
+            why="the demo run it reads is the one scripts/smoke_experiments.sh"
+            " demo (just above) made at tiny scale",
+            seconds=31, with_previous=True),
     Command(".venv/bin/python experiments/past.py "
             "--out=sweeps/past_smoke --scale=smoke --data_dir=../shared/tfds",
-            tiny=("--scale=tiny",), files=["sweeps/past_smoke/past.md"]),
+            tiny=("--scale=tiny",), files=["sweeps/past_smoke/past.md"],
+            seconds=132),
     Command(".venv/bin/python experiments/imbalance.py "
             "--out=sweeps/imbalance_smoke --scale=smoke "
             "--data_dir=/path/to/tfds", tiny=("--scale=tiny",),
             mock_tfds=200, files=["sweeps/imbalance_smoke/imbalance.md"],
-            why="CelebA is TFDS mock data (it cannot be downloaded here)"),
+            why="CelebA is TFDS mock data (it cannot be downloaded here)",
+            seconds=93),
     Command(".venv/bin/python experiments/fnr.py "
             "--out=sweeps/fnr_smoke --scale=smoke --data_dir=../shared/tfds",
-            tiny=("--scale=tiny",), files=["sweeps/fnr_smoke/fnr.md"]),
+            tiny=("--scale=tiny",), files=["sweeps/fnr_smoke/fnr.md"],
+            seconds=12),
     Command(".venv/bin/python benchmarks/per_example_throughput.py"
             " --model=wrn_16_4 --batch=16 --augmult=1 --repeats=15",
             tiny=("--model=wrn_10_1", "--batch=4", "--repeats=1"),
-            expect=r"non-private"),
+            expect=r"non-private", seconds=47),
     Command(".venv/bin/python benchmarks/per_example_throughput.py"
             " --model=wrn_16_4 --batch=4 --augmult=16 "
             "--strategies=per_layer,loop --repeats=7",
             tiny=("--model=wrn_10_1", "--batch=2", "--augmult=2",
-                  "--repeats=1"), expect=r"loop"),
+                  "--repeats=1"), expect=r"loop", seconds=28),
     Command(".venv/bin/python benchmarks/sampling_and_noise.py"
             " --model=wrn_16_4 --augmult=1,16 --rounds=5",
             tiny=("--model=wrn_10_1", "--augmult=1", "--rounds=1",
                   "--steps_per_round=1", "--n=64", "--batch=16",
                   "--physical=8"),
-            expect=r"poisson, secure noise .* ratio"),
+            expect=r"poisson, secure noise .* ratio", seconds=34),
     Command(".venv/bin/python benchmarks/dp_keras_throughput.py"
             " --model=wrn_10_1 --batch=16 --rounds=5",
             tiny=("--batch=4", "--image_size=8", "--rounds=1", "--steps=1"),
-            expect=r"ours DPSGDKerasSGD .* of TF-Privacy's"),
+            expect=r"ours DPSGDKerasSGD .* of TF-Privacy's", seconds=69),
     Command(".venv/bin/python benchmarks/attack_suite.py --members=50000 "
             "--nonmembers=10000",
             tiny=("--members=600", "--nonmembers=300", "--noise_floor=false"),
-            expect=r"ratio TF-Privacy / pooled"),
+            expect=r"ratio TF-Privacy / pooled", seconds=48),
     Command(".venv/bin/python benchmarks/ray_sweep.py "
             "--data_dir=../shared/tfds", tiny=("--runs=2", "--noop_runs=4"),
-            expect=r"speedup, 2 workers vs 1: .*\n(.*\n)*.*ms per run"),
+            expect=r"speedup, 2 workers vs 1: .*\n(.*\n)*.*ms per run",
+            seconds=99),
     Command(".venv/bin/python experiments/ablation.py "
             "--out=sweeps/ablation_tiny --scale=tiny --privacy=nonprivate "
             "--data_dir=../shared/tfds --ray_address=local "
             "--ray_cpus_per_run=1", tiny=("--attacks=threshold",),
             files=["sweeps/ablation_tiny/report.md",
                    "sweeps/ablation_tiny/sweep.json"],
-            expect=r"Submitted 7 runs to Ray"),
+            expect=r"Submitted 7 runs to Ray", seconds=94),
+    Command(".venv/bin/python benchmarks/group_norm.py --model=wrn_10_1 "
+            "--batch=250", tiny=("--batch=8", "--rounds=1", "--image_size=8"),
+            expect=r"DP-SGD .*\|", seconds=30),
     Command(".venv/bin/python benchmarks/logical_batch_memory.py"
             " --model=wrn_16_4 --physical=32 --logical=4096",
             tiny=("--model=wrn_10_1", "--physical=4", "--logical=16"),
-            expect=r"MiB"),
+            expect=r"MiB", seconds=42),
 ]
+
+PARTS = 4  # = shard_count of the Bazel target.
+
+
+def split_parts(commands, parts=PARTS):
+  """``commands`` (drivers left out) in ``parts`` lists of about equal cost.
+
+  A command marked ``with_previous`` joins the unit of the one before it.
+  Units go, costliest first, to the cheapest part so far; each part keeps
+  the order of ``commands``.
+  """
+  units = []
+  for index, command in enumerate(commands):
+    if command.driver:
+      continue
+    if command.with_previous:
+      units[-1].append((index, command))
+    else:
+      units.append([(index, command)])
+  out = [[] for _ in range(parts)]
+  for unit in sorted(units, key=lambda u: -sum(c.seconds for _, c in u)):
+    min(out, key=lambda p: sum(c.seconds for _, c in p)).extend(unit)
+  return [[c for _, c in sorted(p, key=lambda ic: ic[0])] for p in out]
 
 
 def readme_commands(text: str):
@@ -324,27 +363,53 @@ class ReadmeCommandsTest(absltest.TestCase):
     with open(os.path.join(ROOT, "scripts", "test.sh")) as f:
       self.assertRegex(f.read(), r"\n  bash scripts/demo\.sh ")
 
-  def test_commands_run(self):
-    for command in COMMANDS:
-      if command.driver:
-        continue
+  def test_parts_hold_every_command_once(self):
+    parts = split_parts(COMMANDS)
+    self.assertLen(parts, PARTS)
+    held = [c.readme for p in parts for c in p]
+    self.assertCountEqual(held, [c.readme for c in COMMANDS if not c.driver])
+    for part in parts:  # A command that reads the previous one's output.
+      for i, command in enumerate(part):
+        if command.with_previous:
+          before = COMMANDS[[c.readme for c in COMMANDS].index(
+              command.readme) - 1]
+          self.assertIs(part[i - 1], before, command.readme)
+
+  def run_part(self, index):
+    for command in split_parts(COMMANDS)[index]:
       with self.subTest(command.readme[:80]):
-        for line in command.before:
-          proc = self.run_shell(line)
-          self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
-        if command.readme.startswith("TF_CONFIG="):
-          self.run_multi_worker(command)
-        elif command.readme.startswith("bash scripts/smoke_experiments.sh"):
-          proc = self.run_shell(
-              command.readme + " demo",
-              env={"PRIFA_SCALE": "tiny", "PRIFA_FLAGS": "--attacks=threshold"})
-          self.check(command, proc)
-          self.assertIn("=== demo took", proc.stdout)
-          self.assertTrue(os.path.exists(os.path.join(
-              self.cwd, "sweeps", "smoke", "demo", "demo.md")))
-        else:
-          self.check(command, self.run_shell(command.readme, command.tiny,
-                                             command.mock_tfds))
+        self.run_command(command)
+
+  def run_command(self, command):
+    for line in command.before:
+      proc = self.run_shell(line)
+      self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+    if command.readme.startswith("TF_CONFIG="):
+      self.run_multi_worker(command)
+    elif command.readme.startswith("bash scripts/smoke_experiments.sh"):
+      proc = self.run_shell(
+          command.readme + " demo",
+          env={"PRIFA_SCALE": "tiny", "PRIFA_FLAGS": "--attacks=threshold"})
+      self.check(command, proc)
+      self.assertIn("=== demo took", proc.stdout)
+      self.assertTrue(os.path.exists(os.path.join(
+          self.cwd, "sweeps", "smoke", "demo", "demo.md")))
+    else:
+      self.check(command, self.run_shell(command.readme, command.tiny,
+                                         command.mock_tfds))
+
+  # One method per part, so that Bazel's shards run the parts side by side.
+  def test_commands_part0(self):
+    self.run_part(0)
+
+  def test_commands_part1(self):
+    self.run_part(1)
+
+  def test_commands_part2(self):
+    self.run_part(2)
+
+  def test_commands_part3(self):
+    self.run_part(3)
 
   def run_multi_worker(self, command):
     hosts = [f"127.0.0.1:{p}" for p in fixtures.free_ports(2)]

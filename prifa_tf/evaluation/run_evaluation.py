@@ -353,13 +353,11 @@ def format_multilabel_table(report) -> str:
     lines.append(f"{r['attribute']:>20} {r['skewness']:5.2f} "
                  f"{r['weighted_ap']:6.3f} {r['bias_amplification']:7.3f} "
                  f"{r['max_auc']:6.3f}")
-  eps = (report["privacy_budget"] or {}).get("epsilon")
   lines.append(
       f"weighted mAP {f['weighted_map']:.4f}  bias {f['bias']:.4f}  "
       f"avg MIA AUC (skew 0.5-1) {m['avg_auc_skew_0.5_1']:.4f}  "
       f"(skew>=0.8) {m['avg_auc_skew_ge_0.8']:.4f}  label acc "
-      f"{u['test_accuracy']:.4f}  eps "
-      + (f"{eps:.3f}" if eps is not None else "n/a (non-private)"))
+      f"{u['test_accuracy']:.4f}  eps " + epsilon_text(report))
   return "\n".join(lines)
 
 
@@ -403,13 +401,22 @@ def format_table(report) -> str:
           if "tpr_at_1%_fpr" in row else "") + (
           f" ({row['wall_time_s']:.0f} s)" if row["wall_time_s"] >= 1 else "")
       for row in report["attacks"].values()) + " (all metrics: attacks.csv)"]
-  eps = (report["privacy_budget"] or {}).get("epsilon")
   lines.append(
       f"train acc {u['train_accuracy']:.4f}  test acc {u['test_accuracy']:.4f}"
       f"  gap {u['generalization_gap']:.4f}  color|gray "
       f"{u['color_accuracy']:.4f}|{u['gray_accuracy']:.4f}  "
       f"bias {report['fairness']['skew_bias']:.4f}  MIA AUC (HS) "
       f"{m['auc_used_for_hs']:.4f}  HS {report['harmonic_score']:.4f}  "
-      f"P1 {report['p1_score']:.4f}  eps "
-      + (f"{eps:.3f}" if eps is not None else "n/a (non-private)"))
+      f"P1 {report['p1_score']:.4f}  eps " + epsilon_text(report))
   return "\n".join(lines)
+
+
+def epsilon_text(report) -> str:
+  """A report's ε for one console line, with what it is when simulated."""
+  budget = report["privacy_budget"] or {}
+  eps = budget.get("epsilon")
+  if eps is None:
+    return "n/a (non-private)"
+  tan = budget.get("tan_simulation")
+  return f"{eps:.3f}" + (f" (this run's own; the run is {tan['label']})"
+                         if tan else "")

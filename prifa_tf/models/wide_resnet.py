@@ -19,6 +19,7 @@ from typing import Optional
 
 import tensorflow as tf
 
+from prifa_tf.models import group_norm
 from prifa_tf.models import ws_conv
 
 NORMALIZATIONS = ("group", "batch", "none")
@@ -113,8 +114,7 @@ def _conv(cfg: WRNConfig, filters, kernel, stride, name):
 
 def _norm(cfg: WRNConfig, name):
   if cfg.normalization == "group":
-    return tf.keras.layers.GroupNormalization(
-        groups=cfg.groups, epsilon=1e-5, name=name)
+    return group_norm.GroupNorm(groups=cfg.groups, epsilon=1e-5, name=name)
   if cfg.normalization == "batch":
     return tf.keras.layers.BatchNormalization(name=name)
   return tf.keras.layers.Activation("linear", name=name)

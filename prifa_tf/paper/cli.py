@@ -12,8 +12,10 @@ Exit status: 0 when every run finished, 1 when some failed (the others are
 still reported), 2 on bad flags or configuration.
 """
 
+import dataclasses
 import os
 import sys
+from typing import Optional
 
 from absl import flags
 
@@ -33,8 +35,10 @@ from prifa_tf.training.config import describe_fields
 
 _OUT = flags.DEFINE_string("out", None, "Sweep directory (resumable).")
 _SCALE = flags.DEFINE_string(
-    "scale", "smoke", "paper: Table 1 on full data (GPUs); smoke: small WRN "
-    "on a 2,000-image subset (CPU, minutes per run); tiny: a few steps on "
+    "scale", "smoke", "paper: Table 1 on full data (GPUs); cpu: WRN-10-1 on "
+    "20,000 images, sized for the paper's effects on a 2-core CPU (about 20 "
+    "minutes per private run); smoke: small WRN on a 2,000-image subset "
+    "(CPU, minutes per run); tiny: a few steps on "
     "240 images, 1-6 minutes per run on 2 cores (tests); or a Python file "
     "that defines a prifa_tf.paper.configs.Scale.")
 _SCALE_SET = flags.DEFINE_multi_string(
@@ -89,6 +93,10 @@ _DRY = flags.DEFINE_bool("dry_run", False,
 _THROUGHPUT = flags.DEFINE_float(
     "throughput", None, "Per-example-view gradients/s of your hardware, to "
     "print the dry run's cost in hours (see README Benchmarks).")
+_TAN = flags.DEFINE_integer(
+    "tan_factor", 1, "k > 1: run every private cell as a TAN simulation "
+    "(Sander et al. 2023): batch B/k and noise σ/k for the cell's steps, k "
+    "times cheaper; its ε is labelled simulated, never a guarantee.")
 _REPORT_ONLY = flags.DEFINE_bool("report_only", False,
                                  "Only rebuild tables and figures.")
 _REMOVE = flags.DEFINE_integer("remove_top", None,
@@ -124,6 +132,8 @@ def args_from_flags() -> exp.Args:
     raise ValueError(f"--epsilons must be numbers: {_EPSILONS.value}") from None
   if _LAYERS.value < 1:
     raise ValueError("--layers must be >= 1.")
+  if _TAN.value < 1:
+    raise ValueError(f"--tan_factor must be >= 1; got {_TAN.value}.")
   if _PRETRAINED.value and not _DRY.value and not os.path.isfile(
       _PRETRAINED.value):
     raise ValueError(f"--pretrained {_PRETRAINED.value} is not a file.")
@@ -135,7 +145,33 @@ def args_from_flags() -> exp.Args:
       max_examples=_MAX.value, pretrained=_PRETRAINED.value,
       overrides=_SET.value, remove_top=_REMOVE.value, layers=_LAYERS.value,
       num_models=_MODELS.value, onion_risk=_ONION_RISK.value,
-      data_dir=_DATA_DIR.value)
+      data_dir=_DATA_DIR.value, tan_factor=_TAN.value)
+
+
+TAN_FACTORS = (1, 16, 64)
+
+
+def tan_costs(experiment: exp.Experiment, args: exp.Args,
+              throughput: Optional[float]) -> str:
+  """The sweep's cost at each of ``TAN_FACTORS`` (one line per factor).
+
+  In hours at ``throughput`` WRN-16-4 gradients/s when given, else in
+  example-view gradients. Non-private runs cost the same at every factor.
+  """
+  lines = ["Cost by --tan_factor (TAN: private runs at B/k, σ/k, the same "
+           "steps; their ε simulated, not a guarantee):"]
+  for k in TAN_FACTORS:
+    try:
+      specs = experiment.build(dataclasses.replace(args, tan_factor=k))
+    except ValueError as e:
+      lines.append(f"  ×{k}: not available ({e})")
+      continue
+    units = sum(runs.estimate_cost(s)["wrn16_4_units"] for s in specs)
+    lines.append(f"  ×{k}: " + (
+        f"{units / throughput / 3600:,.1f} GPU-hours at {throughput:g} "
+        "WRN-16-4 gradients/s" if throughput else
+        f"{units:.3g} example-view gradients in WRN-16-4 units"))
+  return "\n".join(lines)
 
 
 def _unusable_directory(path):
@@ -193,6 +229,7 @@ def main(experiment: exp.Experiment, argv) -> int:
       print(f"error: {e}", file=sys.stderr)
       return 2
   if _DRY.value:
+    print(tan_costs(experiment, args, _THROUGHPUT.value))
     return 0
   df = tables.collect(out, specs, runner.run_dir)
   if not df.empty:

@@ -23,9 +23,11 @@ OBS) trains for the same number of epochs and gets the smallest sigma that
 reaches the same epsilon there (``accounting.min_noise_multiplier``), so
 every private row of a table spends the same budget.
 
-Scales: ``paper`` (Table 1, full data), ``smoke`` (a small WRN on a 2,000
-image subset, a few epochs: minutes per run on a CPU) and ``tiny`` (a few
-steps on 240 images, for tests). ``load_scale`` also reads a Scale from a
+Scales: ``paper`` (Table 1, full data), ``cpu`` (a small WRN on 20,000
+images, about 20 minutes per private run on 2 cores: sized for the paper's
+effects to show), ``smoke`` (a small WRN on a 2,000 image subset, a few
+epochs: minutes per run on a CPU) and ``tiny`` (a few steps on 240 images,
+for tests). ``load_scale`` also reads a Scale from a
 Python file, and ``scale_with`` changes fields of one (``--scale_set``);
 σ and the step counts are always computed from the scale's own sizes.
 """
@@ -74,7 +76,7 @@ class Scale:
     early_stopping_patience: evaluations without improvement.
     audit_canaries: canaries of the privacy audit in every private run on
       CIFAR (0: none). Override with ``--set=audit_canaries=0``.
-    family: the built-in scale (paper, smoke, tiny) whose per-experiment
+    family: the built-in scale (paper, cpu, smoke, tiny) whose per-experiment
       defaults (LiRA models, Onion shadows, default datasets, the paper's
       pretrained start) this scale takes; a scale derived with
       ``dataclasses.replace`` keeps its parent's.
@@ -138,7 +140,26 @@ TINY = dataclasses.replace(
     private_epochs=0.5, nonprivate_epochs=0.5, physical_batch=30,
     image_size=16, audit_canaries=10, family="tiny")
 
-SCALES = {s.name: s for s in (PAPER, SMOKE, TINY)}
+# Sized for the paper's effects on one 2-core CPU (about 20 minutes per
+# private run): WRN-10-1 on 20,000 CIFAR-10 images, B = 1,000 for 15 epochs
+# (300 steps; σ ≈ 0.9 spends ε = 8), one augmented view per example (K = 1:
+# K views cost K times the compute), and 6 non-private epochs. How each
+# size was chosen, and what it reached: docs/reproduction_cpu.md.
+CPU = Scale(
+    name="cpu", train_subset=20_000, test_subset=2_000,
+    models={"cifar10": "wrn_10_1", "cifar100": "wrn_10_1",
+            "celeb_a": "wrn_10_1"},
+    private_obs={"cifar10": 1000, "cifar100": 1000, "celeb_a": 1000},
+    nonprivate_obs={"cifar10": 64, "cifar100": 64, "celeb_a": 64},
+    bl_batch_private=250, bl_batch_nonprivate=128, augmult=1,
+    private_epochs=15, nonprivate_epochs=6, ema_decay=0.99,
+    physical_batch=250,
+    private_lr={"cifar10": 2.0, "cifar100": 2.0, "celeb_a": 2.0},
+    nonprivate_lr={"cifar10": 0.05, "cifar100": 0.05, "celeb_a": 0.05},
+    momentum=0.9, image_size=32, val_size=0, early_stopping_patience=0,
+    eval_every=100, audit_canaries=100, family="cpu")
+
+SCALES = {s.name: s for s in (PAPER, CPU, SMOKE, TINY)}
 
 
 def get_scale(name: str) -> Scale:
@@ -319,6 +340,23 @@ def _private_schedule(scale, dataset, n, batch, epsilon, delta):
   return _calibrated_sigma(n, batch, steps, float(epsilon), delta), steps
 
 
+def _tan_simulation(cfg: TrainConfig, n: int, k: int) -> TrainConfig:
+  """``cfg`` at B/k and σ/k for ``cfg``'s own step count (TAN)."""
+  if not isinstance(k, int) or k < 1:
+    raise ValueError(f"--tan_factor must be an integer >= 1; got {k!r}.")
+  if cfg.batch_size % k:
+    raise ValueError(
+        f"--tan_factor={k} must divide the batch B={cfg.batch_size} (TAN "
+        "keeps σ/B: B/k and σ/k exactly).")
+  steps = cfg.steps or accounting.max_steps(
+      n, cfg.batch_size, cfg.noise_multiplier, cfg.target_epsilon, cfg.delta)
+  batch = cfg.batch_size // k
+  return dataclasses.replace(
+      cfg, batch_size=batch, noise_multiplier=cfg.noise_multiplier / k,
+      steps=steps, physical_batch_size=min(cfg.physical_batch_size, batch),
+      tan_factor=k, audit_canaries=0)
+
+
 # The paper fine-tunes these from an ImageNet-pretrained WRN-28-10.
 PRETRAINED_DATASETS = ("cifar100", "cifar100s", "celeb_a")
 
@@ -335,7 +373,8 @@ def missing_pretrained(configs, scale: Scale) -> list:
 
 def make_config(dataset: str, epsilon: Optional[float], techniques,
                 scale: Scale, seed: int = 0, skew: float = 0.95,
-                pretrained: Optional[str] = None) -> TrainConfig:
+                pretrained: Optional[str] = None,
+                tan_factor: int = 1) -> TrainConfig:
   """The TrainConfig of one cell of the paper's experiments.
 
   Args:
@@ -347,6 +386,11 @@ def make_config(dataset: str, epsilon: Optional[float], techniques,
     seed: data-order, initialisation and noise seed.
     skew: CIFAR-S colour/gray skew.
     pretrained: ImageNet checkpoint (paper: CIFAR-100(S), CelebA).
+    tan_factor: k > 1 makes a private run a TAN simulation (Sander et al.
+      2023) of this cell: batch B/k and noise σ/k for the cell's step
+      count, k times cheaper; its ε is then labelled simulated
+      (``TrainConfig.tan_label``). k must divide B. Non-private runs are
+      unchanged.
   """
   if dataset not in DATASETS:
     raise ValueError(f"Unknown dataset {dataset!r}; choose from {DATASETS}.")
@@ -392,6 +436,8 @@ def make_config(dataset: str, epsilon: Optional[float], techniques,
         # Every private result on single-label data carries an audit.
         audit_canaries=0 if base == "celeb_a" else scale.audit_canaries,
         audit_seed=seed)
+    if tan_factor != 1:
+      cfg = _tan_simulation(cfg, n, tan_factor)
   else:
     steps = max(1, int(round(scale.nonprivate_epochs * n / batch)))
     cfg = dataclasses.replace(

@@ -43,6 +43,8 @@ class Args:
       scale default).
     onion_risk: Onion effect: removal ranking, "mlp" (paper) or "lira".
     data_dir: TFDS directory, for experiments that read data to plan.
+    tan_factor: k > 1 runs every private cell as a TAN simulation (B/k,
+      σ/k, the same steps; ``configs.make_config``).
   """
   scale: configs.Scale
   seeds: Sequence[int]
@@ -58,6 +60,7 @@ class Args:
   num_models: Optional[int] = None
   onion_risk: str = "mlp"
   data_dir: Optional[str] = None
+  tan_factor: int = 1
 
   def privacies(self) -> List[Optional[float]]:
     """[8.0] / [None] / both: the epsilon of the private arm is 8."""
@@ -123,7 +126,8 @@ def config(args: Args, dataset, epsilon, techniques, seed, skew=0.95):
   pretrained = args.pretrained if configs._base(dataset) in (  # pylint: disable=protected-access
       "cifar100", "celeb_a") else None
   cfg = configs.make_config(dataset, epsilon, techniques, scale, seed,
-                            skew=skew, pretrained=pretrained)
+                            skew=skew, pretrained=pretrained,
+                            tan_factor=args.tan_factor)
   return presets.apply_overrides(cfg, rest).validate()
 
 

@@ -41,7 +41,7 @@ from prifa_tf.sweeps import runner
 from prifa_tf.sweeps.spec import RunSpec
 from prifa_tf.training import datasets
 
-NUM_MODELS = {"paper": 16, "smoke": 10, "tiny": 4}
+NUM_MODELS = {"paper": 16, "cpu": 8, "smoke": 10, "tiny": 4}
 REFERENCE_COUNTS = (1, 2, 4, 8)
 POPULATION = 2000  # Population samples z (held-out non-members) at most.
 # Non-private smoke models train 500 steps of 32 (16 epochs of their half of

@@ -23,8 +23,8 @@ from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps.spec import RunSpec
 
-DEFAULT_REMOVE = {"paper": 5000, "smoke": 200, "tiny": 20}
-DEFAULT_SHADOWS = {"paper": 16, "smoke": 8, "tiny": 4}
+DEFAULT_REMOVE = {"paper": 5000, "cpu": 2000, "smoke": 200, "tiny": 20}
+DEFAULT_SHADOWS = {"paper": 16, "cpu": 8, "smoke": 8, "tiny": 4}
 RISK_COLUMNS = {"mlp": "mlp_score", "lira": "lira_score"}
 
 

@@ -67,7 +67,7 @@ def estimate_cost(spec: spec_lib.RunSpec) -> Dict[str, float]:
   n = cfg.train_subset or FULL_TRAIN_SIZES[cfg.base_dataset]
   n -= cfg.val_size
   steps = cfg.steps
-  if cfg.private and cfg.target_epsilon is not None:
+  if cfg.private and cfg.target_epsilon is not None and cfg.tan_factor == 1:
     limit = accounting.max_steps(n, cfg.batch_size, cfg.noise_multiplier,
                                  cfg.target_epsilon, cfg.delta)
     steps = min(steps, limit) if steps else limit

@@ -26,6 +26,18 @@ def summary_tag(sampling: str) -> str:
           else "privacy/epsilon_assumed_poisson_but_shuffled")
 
 
+def tan_label(tan_factor: int, epsilon: float, reference_batch: int) -> str:
+  """The label of a TAN-simulated run's ε (Sander et al., ICML 2023).
+
+  A run at batch B/k with noise multiplier σ/k, for the steps of a
+  reference run at (B, σ), has the reference's noise per example of the
+  batch (σ/B) and so, by TAN's finding, about its accuracy. Its own ε is
+  far larger than the reference's: the reference's ε is only simulated.
+  """
+  return (f"simulated (TAN ×{tan_factor}): the noise of ε={epsilon:g} at "
+          f"B={reference_batch}; not a privacy guarantee")
+
+
 def statement(sampling: str, randomness: str, delta: float, n: int,
               epsilon_no_amplification: Optional[float] = None
               ) -> Dict[str, object]:

@@ -57,6 +57,7 @@ import tensorflow as tf
 from tensorflow_privacy.privacy.fast_gradient_clipping import (
     gradient_clipping_utils)
 
+from prifa_tf.models import group_norm
 from prifa_tf.models import ws_conv
 from prifa_tf.privacy import clipping
 
@@ -538,7 +539,8 @@ def _rule(layer):
     return _Conv
   if type(layer) is tf.keras.layers.Dense:
     return _Dense
-  if type(layer) is tf.keras.layers.GroupNormalization:
+  if type(layer) in (tf.keras.layers.GroupNormalization,
+                     group_norm.GroupNorm):
     return _GroupNorm
   return None
 

@@ -58,7 +58,9 @@ def flatten(report: dict, run: Optional[dict] = None) -> Dict[str, float]:
   out["p1_score"] = _num(report.get("p1_score"))
   budget = report.get("privacy_budget") or {}
   out["epsilon"] = _num(budget.get("epsilon"))
-  if budget.get("epsilon_basis"):
+  if budget.get("tan_simulation"):  # Its label, never a guarantee.
+    out["epsilon_basis"] = budget["tan_simulation"]["label"]
+  elif budget.get("epsilon_basis"):
     out["epsilon_basis"] = EPSILON_BASES[
         "proven" if budget["epsilon_basis"].startswith("proven")
         else "assumed"]
@@ -96,10 +98,15 @@ def epsilon_note(df: pd.DataFrame) -> str:
   bases = sorted(set(df["epsilon_basis"].dropna()))
   if not bases:
     return ""
-  return ("ε: the accountant's ε at the run's δ, "
+  note = ("ε: the accountant's ε at the run's δ, "
           + " and ".join(bases) + "; each run's results.json gives its "
           "basis and assumptions (privacy.epsilon_basis, randomness, "
           "adjacency).")
+  if any(b.startswith("simulated") for b in bases):
+    note += (" A simulated (TAN) run's ε column is its own ε at its own B "
+             "and σ, far above the ε it simulates, which it does not "
+             "guarantee.")
+  return note
 
 
 def aggregate(df: pd.DataFrame, by: Sequence[str],

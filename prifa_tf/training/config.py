@@ -6,6 +6,8 @@ import math
 import os
 from typing import Optional
 
+from prifa_tf.privacy import guarantee
+
 DATASETS = ("cifar10", "cifar100", "cifar10s", "cifar100s", "celeb_a")
 SAMPLINGS = ("shuffle", "poisson")
 AUDIT_METHODS = ("clopper-pearson", "bailey", "katz-log")
@@ -40,6 +42,11 @@ class TrainConfig:
   noise_multiplier: float = 3.0
   l2_norm_clip: float = 1.0
   accountant: str = "rdp"
+  # TAN simulation (Sander et al. 2023) when > 1: batch_size and
+  # noise_multiplier are a reference run's divided by tan_factor, for the
+  # reference's step count (steps). target_epsilon is then the reference's
+  # ε, simulated and never a guarantee; the run's own ε is far larger.
+  tan_factor: int = 1
   # Poisson: every example joins each logical batch independently with
   # probability B/n, as the accountant assumes. "shuffle" is an explicit
   # option whose ε is only assumed (privacy/guarantee.py).
@@ -118,6 +125,14 @@ class TrainConfig:
     return self.seed if self.subset_seed is None else self.subset_seed
 
   @property
+  def tan_label(self) -> Optional[str]:
+    """How this run's ε must be read when it simulates another (else None)."""
+    if self.tan_factor == 1:
+      return None
+    return guarantee.tan_label(self.tan_factor, self.target_epsilon,
+                               self.batch_size * self.tan_factor)
+
+  @property
   def skewed(self) -> bool:
     return self.dataset in ("cifar10s", "cifar100s")
 
@@ -151,6 +166,16 @@ class TrainConfig:
     need(0 < self.audit_alpha < 0.5, "audit_alpha must be in (0, 0.5).")
     need(self.audit_method in AUDIT_METHODS,
          f"audit_method must be one of {AUDIT_METHODS}.")
+    need(isinstance(self.tan_factor, int) and self.tan_factor >= 1,
+         "tan_factor must be an integer >= 1 (1: no TAN simulation).")
+    if self.tan_factor > 1:
+      need(self.private, "tan_factor > 1 simulates a private run; this one "
+           "is non-private (set tan_factor=1).")
+      need(self.steps is not None and self.target_epsilon is not None,
+           "a TAN simulation runs a reference run's steps for its ε: give "
+           "steps and target_epsilon (the reference's).")
+      need(self.audit_canaries == 0,
+           "a TAN simulation claims no ε to audit: set audit_canaries=0.")
     need(self.early_stopping_patience == 0 or self.val_size > 0,
          "early stopping needs a validation split (val_size > 0).")
     if self.private:
@@ -257,6 +282,9 @@ FIELD_HELP = {
     "private": "DP-SGD / DP-SAT (True) or plain SGD / SAM (False)",
     "target_epsilon": "stop before ε would exceed this (finite; None needs "
                       "explicit steps)",
+    "tan_factor": "TAN simulation: B and σ are a reference run's / k at its "
+                  "steps; target_epsilon is then simulated, not a guarantee "
+                  "(1: off)",
     "delta": "δ of the (ε, δ) guarantee",
     "noise_multiplier": "σ: noise std / clipping norm",
     "l2_norm_clip": "C: per-example clipping norm",

@@ -102,7 +102,9 @@ def _plan_steps(cfg: TrainConfig, n: int) -> _Plan:
   if cfg.batch_size > n:
     raise ConfigError(f"batch_size {cfg.batch_size} exceeds the {n} "
                       "training examples.")
-  if cfg.target_epsilon is None:
+  if cfg.target_epsilon is None or cfg.tan_factor > 1:
+    # A TAN simulation runs its reference's steps; its target ε is the
+    # reference's, not a budget of this run.
     return _Plan(cfg.steps, None, "steps")
   limit = accounting.max_steps(n, cfg.batch_size, cfg.noise_multiplier,
                                cfg.target_epsilon, cfg.delta, cfg.accountant)
@@ -356,7 +358,10 @@ class Trainer:
              f" private={cfg.private}, rho={cfg.sharpness_rho}, steps={total},"
              f" replicas={self.engine.replicas}"
              + (f", per-example={self.engine.strategy_name}"
-                f", target eps={cfg.target_epsilon}, sampling={cfg.sampling}"
+                + (f", target eps={cfg.target_epsilon}" if cfg.tan_factor == 1
+                   else f", ε: {cfg.tan_label} (this run's own ε, logged "
+                   "below, is far larger)")
+                + f", sampling={cfg.sampling}"
                 f", seeds=" + ("secret (OS entropy, secrets.json)"
                                if self.seeds.secret else
                                "REPRODUCIBLE from the config: eps holds only"
@@ -413,7 +418,11 @@ class Trainer:
           tf.summary.scalar(guarantee.summary_tag(cfg.sampling), eps,
                             description=guarantee.console_tag(cfg.sampling)
                             + f" at delta={cfg.delta:g}: the accountant's "
-                            "epsilon after this many steps")
+                            "epsilon after this many steps"
+                            + (f" (this run's own; the run is "
+                               f"{cfg.tan_label})" if cfg.tan_label else ""))
+          if cfg.tan_label and done == start + 1:
+            tf.summary.text("privacy/tan_simulation", cfg.tan_label)
       rate = clock.steps_per_second()
       views = (f"{rate * cfg.batch_size * self.views:.0f} views/s "
                "steady-state" if rate else "rate from step 2")
@@ -512,6 +521,8 @@ class Trainer:
                 + (f" (delta >= 1/n = {1 / self.n:.2g}: weak)"
                    if cfg.delta >= 1 / self.n else "")
                 if eps is not None else "")
+             + (f" [this run's own ε; the run is {cfg.tan_label}]"
+                if cfg.tan_label else "")
              + f" (stopped by {stop_reason.replace('_', ' ')} after {steps} "
              f"steps); results in {os.path.join(self.workdir, RESULTS_FILE)}")
     if audit is not None:
@@ -555,6 +566,22 @@ class Trainer:
             "canary_ids": self.data.canaries.ids.tolist(),
             "canary_included": self.data.canaries.included.tolist(),
             "canary_scores": np.asarray(scores).tolist()}
+
+  def _label_tan_simulation(self, privacy: dict) -> None:
+    """Labels a TAN-simulated run's privacy record in place.
+
+    Its ε basis becomes the simulation's label, so that no table reads the
+    simulated ε as this run's guarantee; ``epsilon`` stays the run's own.
+    """
+    cfg = self.cfg
+    privacy["epsilon_basis"] = (
+        f"{cfg.tan_label}; privacy.epsilon is this run's own ε (Poisson, at "
+        "its own B and σ), far above the simulated one")
+    privacy["tan_simulation"] = {
+        "label": cfg.tan_label, "tan_factor": cfg.tan_factor,
+        "simulated_epsilon": cfg.target_epsilon,
+        "reference_batch_size": cfg.batch_size * cfg.tan_factor,
+        "reference_noise_multiplier": cfg.noise_multiplier * cfg.tan_factor}
 
   def _results(self, steps, stop_reason, last_stats, wall, final, last,
                weights_used, eps, audit):
@@ -613,6 +640,8 @@ class Trainer:
     }
     if summary is not None:  # An unaudited run says so in "privacy" only.
       out["audit"] = summary
+    if cfg.tan_label:
+      self._label_tan_simulation(out["privacy"])
     return out
 
 

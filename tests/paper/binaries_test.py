@@ -2,6 +2,7 @@
 tiny Onion sweep on CIFAR-10 that a re-run does not retrain."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -33,6 +34,12 @@ class BinariesTest(absltest.TestCase):
       self.assertEqual(proc.returncode, 0, f"{binary}: {proc.stderr[-2000:]}")
       self.assertIn("Dry run:", proc.stdout, binary)
       self.assertIn(" h at 6000", proc.stdout, binary)
+      # And what TAN simulation would save (private runs only).
+      hours = [float(h.replace(",", "")) for h in re.findall(
+          r"×(?:1|16|64): ([\d,.]+) GPU-hours at 6000", proc.stdout)]
+      self.assertLen(hours, 3, binary)
+      self.assertGreaterEqual(hours[0], hours[1], binary)
+      self.assertGreaterEqual(hours[1], hours[2], binary)
       self.assertFalse(os.path.exists(os.path.join(out, "runs")), binary)
 
   def test_lira_dry_run_plans_one_run_per_model(self):
@@ -50,7 +57,8 @@ class BinariesTest(absltest.TestCase):
   def test_bad_flags_exit_2(self):
     out = self.create_tempdir().full_path
     for flags in (["--datasets=mnist"], ["--attacks=lira"], ["--seeds=0"],
-                  ["--set=no_such_field=1"], ["--epsilons=one"]):
+                  ["--set=no_such_field=1"], ["--epsilons=one"],
+                  ["--tan_factor=3"]):
       proc = run("ablation", f"--out={out}", *flags)
       self.assertEqual(proc.returncode, 2, f"{flags}: {proc.stderr[-500:]}")
       self.assertIn("error:", proc.stderr)

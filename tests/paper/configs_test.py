@@ -1,5 +1,6 @@
 """The paper's configurations: technique switches, Table 1, calibration."""
 
+import dataclasses
 import os
 import textwrap
 
@@ -113,6 +114,40 @@ class ConfigsTest(absltest.TestCase):
                                cfg.noise_multiplier, cfg.steps, cfg.delta)
       self.assertBetween(eps, 7.9, 8.0 + 1e-9)
       self.assertEqual(cfg.steps * cfg.batch_size, 4 * 2000)  # 4 epochs.
+
+  def test_tan_simulation_keeps_sigma_over_b_and_the_steps(self):
+    for scale in (configs.PAPER, configs.SMOKE):
+      ref = configs.make_config("cifar10", 8.0, configs.ALL, scale)
+      steps = ref.steps or accounting.max_steps(
+          50_000, ref.batch_size, ref.noise_multiplier, 8.0, ref.delta)
+      sim = configs.make_config("cifar10", 8.0, configs.ALL, scale,
+                                tan_factor=4)
+      self.assertEqual(sim.batch_size * 4, ref.batch_size)
+      self.assertAlmostEqual(sim.noise_multiplier / sim.batch_size,
+                             ref.noise_multiplier / ref.batch_size)
+      self.assertEqual(sim.steps, steps)
+      self.assertEqual((sim.tan_factor, sim.audit_canaries), (4, 0))
+      self.assertEqual(sim.target_epsilon, 8.0)
+      self.assertEqual(
+          sim.tan_label, "simulated (TAN ×4): the noise of ε=8 at "
+          f"B={ref.batch_size}; not a privacy guarantee")
+      # Its own ε is well above the one it simulates (15 at paper scale,
+      # where σ/4 = 0.75; 64 at smoke scale).
+      own = accounting.epsilon(sim.train_subset or 50_000, sim.batch_size,
+                               sim.noise_multiplier, sim.steps, sim.delta)
+      self.assertGreater(own, 1.5 * 8.0)
+    self.assertIsNone(ref.tan_label)
+    nonprivate = configs.make_config("cifar10", None, configs.ALL,
+                                     configs.SMOKE, tan_factor=4)
+    self.assertEqual(nonprivate, configs.make_config(
+        "cifar10", None, configs.ALL, configs.SMOKE))
+    with self.assertRaisesRegex(ValueError, "must divide the batch B=400"):
+      configs.make_config("cifar10", 8.0, configs.ALL, configs.SMOKE,
+                          tan_factor=3)
+    with self.assertRaisesRegex(ValueError, "simulates a private run"):
+      dataclasses.replace(nonprivate, tan_factor=2).validate()
+    with self.assertRaisesRegex(ValueError, "claims no ε to audit"):
+      dataclasses.replace(sim, audit_canaries=10).validate()
 
   def test_bad_input(self):
     with self.assertRaisesRegex(ValueError, "Unknown techniques"):

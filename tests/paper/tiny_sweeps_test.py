@@ -5,7 +5,8 @@ bias experiments; CelebA on TFDS mock data, which cannot be had here),
 builds its tables and figures exactly as the binary does, and checks our
 own values against the per-run files they came from:
 
-* a table cell is the median over seeds of the runs' ``eval.json`` values;
+* a table cell is the median over seeds of the runs' ``eval.json`` values
+  (and its std beside it);
 * every private run spent at most its target ε;
 * each figure draws one series per arm, none of them empty.
 
@@ -111,21 +112,19 @@ class TinySweepsTest(absltest.TestCase):
     self.assertNotEmpty(values, where)
     return values
 
-  def test_ablation_cells_are_medians_over_seeds(self):
-    a = args(seeds=[0, 1], privacy="private", datasets=["cifar10"])
+  def test_ablation_cells_are_the_runs_values(self):
+    a = args(privacy="private", datasets=["cifar10"])
     out, specs, _, files, figures = self.sweep(ablation.CUMULATIVE, a)
     table = pd.read_csv(os.path.join(out, "ablation.csv"))
     self.assertLen(table, 7)
     for step in ("BL", "+GN", "+SAT"):
       row = table[table["step"] == step].iloc[0]
-      want = self.eval_values(out, specs, ("utility", "test_accuracy"),
-                              {"step": step, "private": True})
-      self.assertLen(want, 2)
-      self.assertAlmostEqual(row["test_accuracy"], np.median(want))
-      self.assertAlmostEqual(row["test_accuracy_std"], np.std(want))
-      auc = self.eval_values(out, specs, ("attacks", "threshold", "auc"),
-                             {"step": step})
-      self.assertAlmostEqual(row["threshold_auc"], np.median(auc))
+      (want,) = self.eval_values(out, specs, ("utility", "test_accuracy"),
+                                 {"step": step, "private": True})
+      self.assertAlmostEqual(row["test_accuracy"], want)
+      (auc,) = self.eval_values(out, specs, ("attacks", "threshold", "auc"),
+                                {"step": step})
+      self.assertAlmostEqual(row["threshold_auc"], auc)
     self.assertIn(os.path.join(out, "ablation.png"), files)
     # One private arm on cifar10: one series of 7 steps in every panel.
     for panel in figures[0]:
@@ -153,7 +152,8 @@ class TinySweepsTest(absltest.TestCase):
         self.assertGreater(points, 0)
 
   def test_table6_budget_and_bias(self):
-    a = args(privacy="private", epsilons=[8.0], datasets=["cifar10s"])
+    a = args(privacy="private", epsilons=[8.0], datasets=["cifar10s"],
+             seeds=[0, 1])
     out, specs, _, files, figures = self.sweep(privacy_sweeps.TABLE6, a)
     table = pd.read_csv(os.path.join(out, "table6.csv"))
     # Private runs sample Poisson: every ε in the table is the proven one,
@@ -163,10 +163,13 @@ class TinySweepsTest(absltest.TestCase):
     with open(os.path.join(out, "table6.md")) as f:
       self.assertIn("proven (Poisson sampling)", f.read())
     self.assertEqual(sorted(table["skew"].unique()), [0.75, 0.95])
+    # A cell is the median over seeds of the runs' values, beside their std.
     for _, row in table.iterrows():
       want = self.eval_values(out, specs, ("fairness", "skew_bias"),
                               {"skew": row["skew"]})
+      self.assertLen(want, 2)
       self.assertAlmostEqual(row["skew_bias"], np.median(want))
+      self.assertAlmostEqual(row["skew_bias_std"], np.std(want))
     # One series per skew, each with a point per budget, in every panel.
     for panel in figures[0]:
       self.assertEqual(sorted(panel), [("skew 75% (median ± std)", 1),

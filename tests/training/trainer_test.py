@@ -3,8 +3,11 @@
 import os
 
 from absl.testing import absltest
+import pandas as pd
 
+from prifa_tf.evaluation import run_evaluation
 from prifa_tf.privacy import accounting
+from prifa_tf.reporting import tables
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.training import checkpointing
 from prifa_tf.training import config as config_lib
@@ -163,6 +166,44 @@ class TrainerTest(absltest.TestCase):
     self.assertLen(step_lines, 6)
     for l in step_lines + [l for l in lines if l.startswith("final")]:
       self.assertIn("eps[assumed-poisson,shuffled]=", l)
+
+  def test_tan_simulation_is_labelled_everywhere(self):
+    # B=8, σ=0.5 simulating B=32, σ=2 at ε=8: the run takes its 3 steps
+    # (no budget guard at the simulated ε) and never claims that ε.
+    workdir = self.create_tempdir().full_path
+    lines = []
+    res = trainer_lib.Trainer(
+        fixtures.private_config(target_epsilon=8.0, steps=3, tan_factor=4,
+                                noise_multiplier=0.5),
+        workdir, data=fixtures.synthetic_run_data(n=32),
+        log=lines.append).run()
+    label = ("simulated (TAN ×4): the noise of ε=8 at B=32; not a privacy "
+             "guarantee")
+    p = res["privacy"]
+    self.assertEqual(res["steps"], 3)
+    self.assertEqual(p["tan_simulation"], {
+        "label": label, "tan_factor": 4, "simulated_epsilon": 8.0,
+        "reference_batch_size": 32, "reference_noise_multiplier": 2.0})
+    self.assertTrue(p["epsilon_basis"].startswith(label + "; "))
+    self.assertEqual(p["epsilon"], accounting.epsilon(32, 8, 0.5, 3, 1e-5))
+    self.assertGreater(p["epsilon"], 8.0)
+    header = [l for l in lines if l.startswith("Training ")]
+    final = [l for l in lines if l.startswith("final: ")]
+    self.assertIn(label, header[0])
+    self.assertNotIn("target eps=8", header[0])
+    self.assertIn(f"[this run's own ε; the run is {label}]", final[0])
+    row = tables.flatten({"privacy_budget": p})
+    self.assertEqual(row["epsilon_basis"], label)
+    self.assertIn("which it does not guarantee",
+                  tables.epsilon_note(pd.DataFrame([row])))
+    self.assertIn("(this run's own; the run is " + label + ")",
+                  run_evaluation.epsilon_text({"privacy_budget": p}))
+    events = ""
+    for root, _, files in os.walk(os.path.join(workdir, "tensorboard")):
+      for name in files:
+        with open(os.path.join(root, name), "rb") as f:
+          events += f.read().decode("utf-8", "replace")
+    self.assertIn(label, events)
 
   def test_training_statistics_are_labelled_not_private(self):
     workdir = self.create_tempdir().full_path

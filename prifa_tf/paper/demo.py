@@ -38,7 +38,8 @@ def _specs(args):
 def _report(df, args, out_dir):
   if df.empty:
     return []
-  metrics = [m for m, _ in PANELS] + ["color_accuracy", "gray_accuracy",
+  metrics = [m for m, _ in PANELS] + ["test_accuracy", "color_accuracy",
+                                      "gray_accuracy",
                                       "max_auc", "max_tpr_at_1%_fpr",
                                       "epsilon",
                                       "epsilon_lower_bound"]

@@ -141,10 +141,12 @@ class DPKerasTest(parameterized.TestCase):
       moved += float(np.abs(u - w).sum())
     self.assertGreater(moved, 1e-3)
 
+  # Each optimizer and DP-SAT, with momentum through DP-SAT (the
+  # perturbation reads the previous private gradient whatever the
+  # optimizer, so SAT with Adam adds nothing that these do not cover).
   @parameterized.named_parameters(
-      ("sgd", "sgd", False), ("momentum", "momentum", False),
-      ("adam", "adam", False), ("sat_sgd", "sgd", True),
-      ("sat_momentum", "momentum", True), ("sat_adam", "adam", True))
+      ("sgd", "sgd", False), ("adam", "adam", False),
+      ("sat_sgd", "sgd", True), ("sat_momentum", "momentum", True))
   def test_logical_steps_equal_the_trainer_update(self, kind, sat):
     # Two logical steps of 4 examples x 2 views, each accumulated from two
     # physical batches of 2 examples, sigma = 1: noise, accumulation and

@@ -575,8 +575,8 @@ class Trainer:
     """
     cfg = self.cfg
     privacy["epsilon_basis"] = (
-        f"{cfg.tan_label}; privacy.epsilon is this run's own ε (Poisson, at "
-        "its own B and σ), far above the simulated one")
+        f"{cfg.tan_label}; privacy.epsilon is this run's own ε at its own B "
+        f"and σ (sampling={cfg.sampling}), far above the simulated one")
     privacy["tan_simulation"] = {
         "label": cfg.tan_label, "tan_factor": cfg.tan_factor,
         "simulated_epsilon": cfg.target_epsilon,

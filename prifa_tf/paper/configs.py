@@ -41,6 +41,7 @@ import runpy
 from typing import FrozenSet, Iterable, Optional
 
 from prifa_tf.privacy import accounting
+from prifa_tf.privacy import per_example as per_example_lib
 from prifa_tf.training import presets
 from prifa_tf.training.config import TrainConfig
 
@@ -290,8 +291,8 @@ def validate_scale(scale: Scale) -> Scale:
     need(isinstance(v, dict) and all(is_num(r) and r > 0 for r in
                                      v.values()),
          f"{name} must map datasets to rates > 0; got {v!r}")
-  need(scale.per_example in ("auto", "per_layer", "loop", "vectorized"),
-       "per_example must be auto, per_layer, loop or vectorized; got "
+  need(scale.per_example in per_example_lib.STRATEGIES,
+       f"per_example must be one of {per_example_lib.STRATEGIES}; got "
        f"{scale.per_example!r}")
   need(isinstance(scale.models, dict) and all(
       isinstance(m, str) for m in scale.models.values()),

@@ -68,6 +68,11 @@ COMMANDS = [
     Command(".venv/bin/python experiments/train.py --preset=smoke_dpsat "
             "--workdir=runs/dpsat", tiny=TINY_TRAIN,
             files=["runs/dpsat/results.json"], expect=r"final: ", seconds=40),
+    Command(".venv/bin/python experiments/evaluate.py --workdir=runs/dpsat",
+            tiny=("--attacks=threshold", "--max_examples=100"),
+            files=["runs/dpsat/eval.json", "runs/dpsat/attacks.csv"],
+            why="one attack on 100 examples, for time", with_previous=True,
+            seconds=25),
     Command(".venv/bin/python experiments/train.py --preset=cifar10_dpsat_eps8"
             " --workdir=runs/c10_eps8 --set=physical_batch_size=128 "
             "--set=per_example=vectorized", tiny=TINY_PAPER_TRAIN,

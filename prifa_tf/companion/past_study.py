@@ -50,7 +50,7 @@ NO_EPSILON = ("none: PAST tunes on member data without noise, so it is a "
 
 @dataclasses.dataclass
 class PastScale:
-  """Sizes of one preset (see README, Companion studies)."""
+  """Sizes of one preset (docs/companion.md)."""
   name: str
   part_size: int
   model: str

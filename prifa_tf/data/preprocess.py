@@ -12,7 +12,7 @@ CIFAR100_STD = (0.26733429, 0.25643846, 0.27615047)
 STATS = {
     "cifar10": (CIFAR10_MEAN, CIFAR10_STD),
     "cifar100": (CIFAR100_MEAN, CIFAR100_STD),
-    # CelebA uses the CIFAR-10 statistics too (see README, Fidelity notes).
+    # CelebA uses the CIFAR-10 statistics too (docs/sharp_edges.md#data).
     "celeb_a": (CIFAR10_MEAN, CIFAR10_STD),
 }
 

@@ -5,7 +5,7 @@ For private training each physical batch contributes the *sum of clipped
 per-example gradients*; when the logical batch is complete, Gaussian noise
 N(0, sigma^2 C^2) is added **once** and the result divided by B. TF-Privacy's
 ``gradient_accumulation_steps`` instead noises every micro-step, which this
-engine avoids (README, "Fidelity notes").
+engine avoids (docs/sharp_edges.md#noise-once).
 
 Under a ``tf.distribute`` strategy with R replicas, each replica computes
 the clipped sum of its b / R examples; the sums are all-reduced (SUM) and

@@ -92,7 +92,7 @@ _DRY = flags.DEFINE_bool("dry_run", False,
                          "List the runs and their cost; train nothing.")
 _THROUGHPUT = flags.DEFINE_float(
     "throughput", None, "Per-example-view gradients/s of your hardware, to "
-    "print the dry run's cost in hours (see README Benchmarks).")
+    "print the dry run's cost in hours (docs/experiments.md).")
 _TAN = flags.DEFINE_integer(
     "tan_factor", 1, "k > 1: run every private cell as a TAN simulation "
     "(Sander et al. 2023): batch B/k and noise σ/k for the cell's steps, k "

@@ -6,7 +6,7 @@ one candidate pool (the run's training set); they share the data subset
 with the others as its shadows (leave-one-out), so the keep matrix is drawn
 entry by entry (``lira.independent_keep``), not balanced as in Carlini et
 al.'s code: with a balanced matrix the others' in/out counts would give
-away the target's membership (README Fidelity note 28). A candidate that
+away the target's membership (docs/sharp_edges.md#lira-keep-matrix). A candidate that
 no reference holds out (or, online, none holds in) is left unscored; the
 tables give the scored share. ``lira.md`` reports the median and std over
 targets of LiRA online/offline and of the threshold attack on the same

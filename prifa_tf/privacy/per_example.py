@@ -29,7 +29,7 @@ Why not ``vectorized`` on a GPU: TF's pfor has no converter for
 per-example gradients falls back to a while-loop over examples ("uses a
 while_loop. Fix that!"): a sequential route under a vectorized name.
 ``per_layer``'s GPU route builds no while-loop (tested on CPU by inspecting
-the graph); its GPU speed is unmeasured (README, Benchmarks).
+the graph); its GPU speed is unmeasured (docs/benchmarks.md).
 """
 
 import tensorflow as tf
@@ -102,7 +102,7 @@ def clipped_sum_vectorized(model, loss_fn, x, y, weights, views,
 
 # On CPU with this many views per example or more, ``auto`` takes ``loop``:
 # each loop iteration is then a batch of views, and the loop measured as fast
-# as per_layer or faster at K=16 (README, Benchmarks).
+# as per_layer or faster at K=16 (docs/benchmarks.md).
 LOOP_FROM_VIEWS = 8
 
 

@@ -72,7 +72,7 @@ GHOST_MODES = ("auto", "never", "always")
 #     otherwise (larger or unknown batches, GPUs).
 # A grouped Conv2DBackpropFilter (the examples as groups) is deliberately not
 # used: only oneDNN's CPU kernel implements it, so it fails on hosts (and
-# builds) where oneDNN is off, e.g. AVX2-only CPUs (README, Fidelity notes).
+# builds) where oneDNN is off, e.g. AVX2-only CPUs (docs/sharp_edges.md).
 INSTANTIATE_MODES = ("auto", "unstacked", "patches")
 _MAX_UNSTACKED = 64
 # Cost model of the Gram methods: one float copied by an elementwise op

@@ -19,7 +19,7 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass
 class TrainConfig:
-  """Everything that defines a training run. See README for each field."""
+  """Everything that defines a training run. ``--set=help`` lists each field."""
   # Data.
   dataset: str = "cifar10"
   skew: float = 0.95

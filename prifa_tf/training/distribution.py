@@ -4,7 +4,7 @@
 * ``mirrored``: MirroredStrategy over all local GPUs, or over N logical CPU
   devices with ``cpu_replicas=N`` (for tests and demonstrations).
 * ``multi_worker``: MultiWorkerMirroredStrategy, configured by the TF_CONFIG
-  environment variable of each worker (README, "Several machines").
+  environment variable of each worker (docs/distributed.md).
 
 Results never depend on the number of replicas (see optim.gradient_engine).
 """

@@ -13,7 +13,7 @@ class CombinedTest(absltest.TestCase):
     self.assertAlmostEqual(metrics.harmonic_score(0.5, 0.75, 0.25), 0.5)
     # Case 2: accuracy 0.1, 1 - bias 0.5, 1 - AUC 0.9. Eq. 3 gives
     # 3 / (10 + 1.111 + 2) = 0.2288; the paper prints "~0.136", which does
-    # not follow from its own Eq. 3 (README, Fidelity notes).
+    # not follow from its own Eq. 3 (docs/sharp_edges.md).
     self.assertAlmostEqual(metrics.harmonic_score(0.1, 0.55, 0.25),
                            3 / (10 + 1 / 0.9 + 2), places=12)
     self.assertAlmostEqual(metrics.harmonic_score(0.1, 0.55, 0.25), 0.2288,

@@ -21,7 +21,7 @@ from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
-from tensorflow_privacy.privacy.optimizers import dp_optimizer_keras_vectorized as tfp_vec
+from tensorflow_privacy.privacy.optimizers import dp_optimizer_keras_vectorized as tfp_vec  # noqa: E501 (import)
 
 from prifa_tf import models
 from prifa_tf.optim import dp_keras

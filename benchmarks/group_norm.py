@@ -61,7 +61,7 @@ class Arm:
         models.named_config(_MODEL.value,
                             input_shape=(_IMAGE.value, _IMAGE.value, 3)),
         private=True)
-    norms = {type(l) for l in self.model.layers if "norm" in l.name}
+    norms = {type(layer) for layer in self.model.layers if "norm" in layer.name}
     assert norms, "the WRN has no normalization layers"
     self.norm_class = sorted(c.__name__ for c in norms)
     self.engines = {

@@ -145,7 +145,8 @@ def main(argv):
     print(f"\nK={k} ({views} views/example)")
     for name, (acc, upd) in times.items():
       print(f"  {name:>20}: {acc * 1e3:7.1f} ms | {upd * 1e3:6.1f} ms | "
-            f"L={b}: {small[name]:7.2f} ex/s {small[name] / small['non-private']:5.2f}x"
+            f"L={b}: {small[name]:7.2f} ex/s "
+            f"{small[name] / small['non-private']:5.2f}x"
             f" | L={_RECIPE_BATCH}: {large[name]:7.2f} ex/s "
             f"({large[name] * views:7.1f} views/s) "
             f"{large[name] / large['non-private']:5.2f}x | per-round "
@@ -154,8 +155,10 @@ def main(argv):
             f"{np.percentile(rounds[name], 75):.2f}]")
     first = _STRATEGIES.value[0]
     sgd, sat = times[f"DP-SGD {first}"], times[f"DP-SAT {first}"]
+    per_batch = _RECIPE_BATCH / b
+    ratio = (per_batch * sat[0] + sat[1]) / (per_batch * sgd[0] + sgd[1])
     print(f"  DP-SAT / DP-SGD time per logical batch of {_RECIPE_BATCH}: "
-          f"{(_RECIPE_BATCH / b * sat[0] + sat[1]) / (_RECIPE_BATCH / b * sgd[0] + sgd[1]):.3f}"
+          f"{ratio:.3f}"
           f"; per update alone: {sat[1] / sgd[1]:.3f}")
     if k == _RECIPE_K:
       # The recipe is DP-SGD with the strategy per_example=auto takes here.

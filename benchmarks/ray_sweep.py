@@ -14,7 +14,8 @@ process:
 
 and prints the wall times, the 2-vs-1 speedup, and Ray's overhead per run
 (1 worker against in process: starting Ray and its worker process, which
-imports TensorFlow and decodes the data once, and shipping each task). Then it times
+imports TensorFlow and decodes the data once, and shipping each task). Then it
+times
 ``--noop_runs`` runs that do nothing, in process and on Ray, for the fixed
 cost Ray adds to each run. Every sweep's results must agree (printed).
 """
@@ -53,9 +54,11 @@ class _Noop:
     del out_dir, spec
     return False
 
+  cost_unit = "runs"
+
   def cost(self, spec):
     del spec
-    return {"steps": 0, "view_gradients": 0.0, "wrn16_4_units": 0.0}
+    return {"units": 0.0}
 
   def run(self, out_dir, spec, log):
     del out_dir, spec, log
@@ -87,7 +90,8 @@ def main(argv):
                   attacks=["threshold", "threshold_entropy"])
   specs = ablation.CUMULATIVE.build(args)[:_RUNS.value]
   task = runs.PaperTask(data_dir=_DATA.value)
-  quiet = lambda _: None
+  def quiet(_):
+    return None
   print(f"{len(specs)} tiny runs ({', '.join(s.labels['step'] for s in specs)}"
         f"), {os.cpu_count()} CPUs on this machine", flush=True)
   dirs, times = {}, {}

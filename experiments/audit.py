@@ -19,18 +19,15 @@ mis-implemented. Bad flags or config: 2.
 from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
 console.setup()
 
-import sys
 
 from absl import app
 from absl import flags
 
-from prifa_tf.attacks import audit
-from prifa_tf.data import DatasetUnavailableError
+from prifa_tf import errors
 from prifa_tf.evaluation import audit_run
-from prifa_tf.training import ConfigError
+from prifa_tf.privacy import audit
 from prifa_tf.training.config import describe_fields
 from prifa_tf.training import presets
-from prifa_tf.training import WorkdirError
 
 _PRESET = flags.DEFINE_string("preset", "smoke_dpsgd", "Named configuration.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumable).")
@@ -59,33 +56,25 @@ def main(argv):
     return 0
   if not _WORKDIR.value:
     raise app.UsageError("--workdir is required.")
-  try:
-    cfg = presets.apply_overrides(presets.get(_PRESET.value), _SET.value)
-    if _DATA_DIR.value:
-      cfg.data_dir = _DATA_DIR.value
-    if not 0 < _ALPHA.value < 0.5:
-      raise ValueError("--alpha must be in (0, 0.5).")
-    if _MODE.value == "step":
-      if _TRIALS.value < 10:
-        raise ValueError("--trials must be >= 10.")
-      audit_run.run_step_audit(cfg, _WORKDIR.value, _TRIALS.value,
-                               _ALPHA.value)
-    else:
-      audit_run.run_audit(cfg, _WORKDIR.value, _CANARIES.value, _ALPHA.value,
-                          _METHOD.value, _SEED.value)
-  except audit.AuditFailure as e:
-    print(str(e), file=sys.stderr)
-    return 3
-  except (ConfigError, DatasetUnavailableError, WorkdirError, ValueError,
-          KeyError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+  cfg = presets.apply_overrides(presets.get(_PRESET.value), _SET.value)
+  if _DATA_DIR.value:
+    cfg.data_dir = _DATA_DIR.value
+  if not 0 < _ALPHA.value < 0.5:
+    raise errors.BadInputError("--alpha must be in (0, 0.5).")
+  if _MODE.value == "step":
+    if _TRIALS.value < 10:
+      raise errors.BadInputError("--trials must be >= 10.")
+    audit_run.run_step_audit(cfg, _WORKDIR.value, _TRIALS.value,
+                             _ALPHA.value)
+  else:
+    audit_run.run_audit(cfg, _WORKDIR.value, _CANARIES.value, _ALPHA.value,
+                        _METHOD.value, _SEED.value)
   return 0
 
 
 def run():
   """Entry point of this binary (also the console script, see pyproject)."""
-  app.run(console.guarded(main, lambda: _WORKDIR.value))
+  console.run_main(main, lambda: _WORKDIR.value)
 
 
 if __name__ == "__main__":

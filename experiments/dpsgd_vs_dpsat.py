@@ -1,9 +1,11 @@
 r"""DP-SGD vs DP-SAT over epsilon (Table 4).
 
-  python experiments/dpsgd_vs_dpsat.py --out=sweeps/dpsgd_vs_dpsat_smoke --scale=smoke
-  python experiments/dpsgd_vs_dpsat.py --out=sweeps/dpsgd_vs_dpsat --scale=paper --dry_run
+  python experiments/dpsgd_vs_dpsat.py --out=sweeps/dpsgd_vs_dpsat_smoke \
+      --scale=smoke
+  python experiments/dpsgd_vs_dpsat.py --out=sweeps/dpsgd_vs_dpsat \
+      --scale=paper --dry_run
 
-Flags and outputs: see `prifa_tf/paper/cli.py` and the README.
+Flags and outputs: see `prifa_tf/paper/cli.py` and docs/experiments.md.
 """
 
 # Quiet known-harmless TF/absl/scikit-learn output before TF is imported

@@ -18,13 +18,11 @@ there, since every attack runs once per attribute (34 times).
 from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
 console.setup()
 
-import sys
 
 from absl import app
 from absl import flags
 
 from prifa_tf import attacks
-from prifa_tf.data import DatasetUnavailableError
 from prifa_tf.evaluation import run_evaluation
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A completed training run.")
@@ -48,20 +46,15 @@ def main(argv):
     raise app.UsageError("--workdir is required.")
   chosen = (attacks.ALL_ATTACKS if _ATTACKS.value == ["all"]
             else _ATTACKS.value)
-  try:
-    run_evaluation.evaluate_workdir(_WORKDIR.value, chosen, _BACKEND.value,
-                                    _MAX.value, _SEED.value,
-                                    balanced=_BALANCED.value)
-  except (run_evaluation.EvaluationError, DatasetUnavailableError,
-          ValueError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+  run_evaluation.evaluate_workdir(_WORKDIR.value, chosen, _BACKEND.value,
+                                  _MAX.value, _SEED.value,
+                                  balanced=_BALANCED.value)
   return 0
 
 
 def run():
   """Entry point of this binary (also the console script, see pyproject)."""
-  app.run(console.guarded(main, lambda: _WORKDIR.value))
+  console.run_main(main, lambda: _WORKDIR.value)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Resumable per arm. Exit status: 0 done, 2 bad flags or data.
 from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
 console.setup()
 
-import sys
 
 from absl import app
 from absl import flags
@@ -42,7 +41,7 @@ def main(argv):
 
 def run():
   """Entry point of this binary (also the console script, see pyproject)."""
-  app.run(lambda argv: sys.exit(main(argv)))
+  console.run_main(main, lambda: _OUT.value)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ Exit status: 0 done, 2 bad flags or missing data.
 from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
 console.setup()
 
-import sys
 
 from absl import app
 from absl import flags
@@ -47,7 +46,7 @@ def main(argv):
 
 def run():
   """Entry point of this binary (also the console script, see pyproject)."""
-  app.run(lambda argv: sys.exit(main(argv)))
+  console.run_main(main, lambda: _OUT.value)
 
 
 if __name__ == "__main__":

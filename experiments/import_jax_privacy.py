@@ -18,12 +18,12 @@ from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
 console.setup()
 
 import os
-import sys
 import tempfile
 
 from absl import app
 from absl import flags
 
+from prifa_tf import errors
 from prifa_tf import models
 from prifa_tf.models import haiku_import
 from prifa_tf.models import wide_resnet
@@ -48,18 +48,17 @@ def main(argv):
   if not _CHECKPOINT.value or not _OUT.value:
     raise app.UsageError("--checkpoint and --out are required.")
   if not _OUT.value.endswith(".h5") or _OUT.value.endswith(".weights.h5"):
-    print("error: --out must end in .h5 (Keras HDF5 by layer name), not "
-          ".weights.h5.", file=sys.stderr)
-    return 2
-  try:
-    tree = haiku_import.read_tree(_CHECKPOINT.value, _PARAMS_KEY.value)
-    model = models.build_wide_resnet(models.named_config(
-        _MODEL.value, num_classes=_CLASSES.value,
-        input_shape=(_IMAGE.value, _IMAGE.value, 3)), private=True)
-    skipped = haiku_import.import_into(model, tree)
-  except (haiku_import.HaikuImportError, ValueError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+    raise errors.BadInputError("--out must end in .h5 (Keras HDF5 by layer "
+                               "name), not .weights.h5.")
+  if _CLASSES.value < 1 or _IMAGE.value < 8:
+    raise errors.BadInputError(
+        f"--num_classes must be >= 1 and --image_size >= 8; got "
+        f"{_CLASSES.value} and {_IMAGE.value}.")
+  tree = haiku_import.read_tree(_CHECKPOINT.value, _PARAMS_KEY.value)
+  model = models.build_wide_resnet(models.named_config(
+      _MODEL.value, num_classes=_CLASSES.value,
+      input_shape=(_IMAGE.value, _IMAGE.value, 3)), private=True)
+  skipped = haiku_import.import_into(model, tree)
   out_dir = os.path.dirname(os.path.abspath(_OUT.value))
   os.makedirs(out_dir, exist_ok=True)
   fd, tmp = tempfile.mkstemp(suffix=".h5", dir=out_dir)
@@ -81,7 +80,7 @@ def main(argv):
 
 def run():
   """Entry point of this binary (also the console script, see pyproject)."""
-  app.run(console.guarded(main, lambda: None))
+  console.run_main(main)
 
 
 if __name__ == "__main__":

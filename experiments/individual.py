@@ -1,9 +1,10 @@
 r"""Each technique alone on the baseline (Table 8).
 
   python experiments/individual.py --out=sweeps/individual_smoke --scale=smoke
-  python experiments/individual.py --out=sweeps/individual --scale=paper --dry_run
+  python experiments/individual.py --out=sweeps/individual \
+      --scale=paper --dry_run
 
-Flags and outputs: see `prifa_tf/paper/cli.py` and the README.
+Flags and outputs: see `prifa_tf/paper/cli.py` and docs/experiments.md.
 """
 
 # Quiet known-harmless TF/absl/scikit-learn output before TF is imported

@@ -1,9 +1,11 @@
 r"""Memorization during training (Figure 2).
 
-  python experiments/memorization.py --out=sweeps/memorization_smoke --scale=smoke
-  python experiments/memorization.py --out=sweeps/memorization --scale=paper --dry_run
+  python experiments/memorization.py --out=sweeps/memorization_smoke \
+      --scale=smoke
+  python experiments/memorization.py --out=sweeps/memorization \
+      --scale=paper --dry_run
 
-Flags and outputs: see `prifa_tf/paper/cli.py` and the README.
+Flags and outputs: see `prifa_tf/paper/cli.py` and docs/experiments.md.
 """
 
 # Quiet known-harmless TF/absl/scikit-learn output before TF is imported

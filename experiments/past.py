@@ -15,11 +15,11 @@ Exit status: 0 done, 2 bad flags or data.
 from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
 console.setup()
 
-import sys
 
 from absl import app
 from absl import flags
 
+from prifa_tf import errors
 from prifa_tf.companion import cli
 from prifa_tf.companion import past_study
 
@@ -42,18 +42,17 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
   if _EPS.value is not None:
-    print("error: PAST tunes on member data without noise; it is a "
-          "non-private defense and no ε can be claimed for its models. "
-          "Drop --target_epsilon.", file=sys.stderr)
-    return 2
+    raise errors.BadInputError(
+        "PAST tunes on member data without noise; it is a non-private "
+        "defense and no ε can be claimed for its models. Drop "
+        "--target_epsilon.")
   try:
     alphas = [float(a) for a in _ALPHAS.value]
   except ValueError:
     alphas = [-1.0]
   if any(a < 0 for a in alphas):
-    print(f"error: --alphas must be numbers >= 0: {_ALPHAS.value}",
-          file=sys.stderr)
-    return 2
+    raise errors.BadInputError(
+        f"--alphas must be numbers >= 0: {_ALPHAS.value}")
   return cli.run_study(
       lambda: past_study.run(_OUT.value, _DATASET.value,
                              past_study.SCALES[_SCALE.value],
@@ -63,7 +62,7 @@ def main(argv):
 
 def run():
   """Entry point of this binary (also the console script, see pyproject)."""
-  app.run(lambda argv: sys.exit(main(argv)))
+  console.run_main(main, lambda: _OUT.value)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ r"""Trains one configuration (private or not) into a resumable workdir.
 
 Re-running the same command after an interruption resumes from the last
 checkpoint. --distribution=mirrored / multi_worker spreads each physical
-batch over replicas; the result equals the single-device one. Results land in WORKDIR/results.json, TensorBoard logs in
+batch over replicas; the result equals the single-device one. Results land in
+WORKDIR/results.json, TensorBoard logs in
 WORKDIR/tensorboard. --list_presets prints the presets.
 """
 
@@ -15,21 +16,15 @@ WORKDIR/tensorboard. --list_presets prints the presets.
 from prifa_tf.reporting import console  # pylint: disable=g-bad-import-order
 console.setup()
 
-import sys
-
 from absl import app
 from absl import flags
 
-from prifa_tf.data import DatasetUnavailableError
+from prifa_tf import errors
 from prifa_tf.evaluation import mia_monitor
-from prifa_tf.models import CheckpointImportError
-from prifa_tf.training import ConfigError
 from prifa_tf.training.config import describe_fields
 from prifa_tf.training import distribution
 from prifa_tf.training import presets
 from prifa_tf.training import train
-from prifa_tf.training import TrainingDivergedError
-from prifa_tf.training import WorkdirError
 
 _PRESET = flags.DEFINE_string("preset", "smoke", "Named configuration.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (resumable).")
@@ -51,10 +46,6 @@ _MIA_TRACK = flags.DEFINE_list(
 _CPU_REPLICAS = flags.DEFINE_integer(
     "cpu_replicas", 0, "With --distribution=mirrored: N logical CPU devices.")
 
-EXPECTED_ERRORS = (ConfigError, DatasetUnavailableError, WorkdirError,
-                   TrainingDivergedError, CheckpointImportError, ValueError,
-                   KeyError)
-
 
 def main(argv):
   if len(argv) > 1:
@@ -68,33 +59,30 @@ def main(argv):
     return 0
   if not _WORKDIR.value:
     raise app.UsageError("--workdir is required.")
+  strategy = distribution.make_strategy(_DISTRIBUTION.value,
+                                        _CPU_REPLICAS.value)
+  cfg = presets.apply_overrides(presets.get(_PRESET.value), _SET.value)
+  if _DATA_DIR.value:
+    cfg.data_dir = _DATA_DIR.value
+  if _DOWNLOAD.value:
+    cfg.download = True
   try:
-    strategy = distribution.make_strategy(_DISTRIBUTION.value,
-                                          _CPU_REPLICAS.value)
-    cfg = presets.apply_overrides(presets.get(_PRESET.value), _SET.value)
-    if _DATA_DIR.value:
-      cfg.data_dir = _DATA_DIR.value
-    if _DOWNLOAD.value:
-      cfg.download = True
-    try:
-      track_ids = [int(i) for i in _MIA_TRACK.value]
-    except ValueError:
-      raise ValueError(f"--mia_track_ids must be training ids (integers, "
-                       f"comma-separated); got {_MIA_TRACK.value}.") from None
-    callback = None
-    if _MIA_EVERY.value:
-      callback = mia_monitor.TrainerMIACallback(_MIA_EVERY.value,
-                                                track_ids=track_ids)
-    train(cfg, _WORKDIR.value, distribution=strategy, step_callback=callback)
-  except EXPECTED_ERRORS as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+    track_ids = [int(i) for i in _MIA_TRACK.value]
+  except ValueError:
+    raise errors.BadInputError(
+        f"--mia_track_ids must be training ids (integers, comma-separated);"
+        f" got {_MIA_TRACK.value}.") from None
+  callback = None
+  if _MIA_EVERY.value:
+    callback = mia_monitor.TrainerMIACallback(_MIA_EVERY.value,
+                                              track_ids=track_ids)
+  train(cfg, _WORKDIR.value, distribution=strategy, step_callback=callback)
   return 0
 
 
 def run():
   """Entry point of this binary (also the console script, see pyproject)."""
-  app.run(console.guarded(main, lambda: _WORKDIR.value))
+  console.run_main(main, lambda: _WORKDIR.value)
 
 
 if __name__ == "__main__":

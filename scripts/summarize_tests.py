@@ -1,12 +1,13 @@
 """Counts test cases and prints 'N passed, N failed, N skipped'.
 
-Usage: summarize_tests.py [--demo DIR --demo_status N] TESTLOGS_DIR
-           //tests/a:x_test //tests/b:y_test ...
+Usage: summarize_tests.py [--demo DIR --demo_status N] [--lint_status N]
+           TESTLOGS_DIR //tests/a:x_test //tests/b:y_test ...
 Cases come from Bazel's JUnit XML; a target without (readable) XML, e.g. it
 never ran or timed out, counts as one failure. With --demo, the README demo
 (scripts/demo.sh, run by scripts/test.sh) counts as one more case: it passes
 when it exited 0 and DIR holds its table with both arms and every run's
-results.json.
+results.json. With --lint_status, the linter's run (``ruff check .``, run
+by scripts/test.sh) counts as one case that passes when it exited 0.
 """
 
 import os
@@ -88,8 +89,11 @@ MAX_DEMO_LINES = 30
 
 
 def check_demo_log(path):
-  """The demo's output beside its directory: at most 30 lines, all the
-  toolkit's own (issue 18). No log (a demo run by hand): nothing to check."""
+  """Checks the demo's output beside its directory.
+
+  At most 30 lines, all the toolkit's own. No log (a demo run by hand):
+  nothing to check.
+  """
   if not os.path.exists(path):
     return []
   with open(path) as f:
@@ -98,7 +102,7 @@ def check_demo_log(path):
   if len(lines) > MAX_DEMO_LINES:
     problems.append(f"{path} has {len(lines)} lines (at most "
                     f"{MAX_DEMO_LINES} at the default verbosity)")
-  noise = [l for l in lines if NOISE.search(l)]
+  noise = [line for line in lines if NOISE.search(line)]
   if noise:
     problems.append(f"{path} has {len(noise)} line(s) that are not the "
                     f"toolkit's own, e.g. {noise[0][:120]!r}")
@@ -107,12 +111,19 @@ def check_demo_log(path):
 
 def main(argv):
   argv = list(argv)
-  demo = None
+  demo = lint = None
   if len(argv) > 1 and argv[1] == "--demo":
     demo = (argv[2], int(argv[4]))
     del argv[1:5]
+  if len(argv) > 1 and argv[1] == "--lint_status":
+    lint = int(argv[2])
+    del argv[1:3]
   logs, targets = argv[1], argv[2:]
   totals = [0, 0, 0]
+  if lint is not None:
+    print("ruff check .: " + ("1 passed, 0 failed" if lint == 0 else
+                             f"0 passed, 1 failed (exit {lint})"))
+    totals[0 if lint == 0 else 1] += 1
   if demo is not None:
     problems = check_demo(*demo)
     print("scripts/demo.sh: " + ("1 passed, 0 failed" if not problems else
@@ -122,8 +133,9 @@ def main(argv):
     rel = target.lstrip("/").replace(":", "/")
     top = os.path.join(logs, rel)
     # A sharded target has shard_K_of_N/test.xml instead of test.xml.
-    shards = sorted(os.path.join(top, d, "test.xml") for d in (
-        os.listdir(top) if os.path.isdir(top) else ()) if d.startswith("shard_"))
+    names = os.listdir(top) if os.path.isdir(top) else ()
+    shards = sorted(os.path.join(top, d, "test.xml") for d in names
+                    if d.startswith("shard_"))
     paths = shards or [os.path.join(top, "test.xml")]
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:

@@ -3,7 +3,7 @@
 # first command (scripts/demo.sh, end to end, into a fresh directory) and
 # every Bazel test target. Prints a last line "N passed, N failed, N skipped"
 # (test cases, from the JUnit XML of every target, plus one case for the
-# demo). Where ../shared/tfds (or $PRIFA_TFDS_DIR) holds CIFAR-10, a data
+# demo and one for the linter, `ruff check .`). Where ../shared/tfds (or $PRIFA_TFDS_DIR) holds CIFAR-10, a data
 # test that finds no data fails instead of skipping. Extra arguments go to
 # `bazel test`, e.g.
 #   bash scripts/test.sh --test_tag_filters=-slow
@@ -30,6 +30,10 @@ if [ "${PRIFA_SKIP_DEMO:-0}" != 1 ]; then
   tail -n 25 "$demo_dir/demo.log"
   extra+=(--demo "$demo_dir/demo" --demo_status "$demo_status")
 fi
+
+echo "[test] ruff check . (the linter; pyproject.toml configures it)"
+.venv/bin/ruff check .
+extra+=(--lint_status $?)
 
 config=()
 # Debian's bazel-bootstrap cannot download rules_cc & co.: use its mock repos.

@@ -153,7 +153,7 @@ def free_ports(n):
 def saved_figures():
   """{"stem.png" / "stem.pdf": Figure} of every figure saved inside.
 
-  The Figure objects stay inspectable after ``plt.close``, so a test can
+  The Figure objects stay inspectable after they are saved, so a test can
   read back what was drawn (``reporting.figures.problems``, ``series``).
   """
   import matplotlib.figure  # pylint: disable=g-import-not-at-top

@@ -4,7 +4,8 @@
 of every page under docs/, in their words, with how the suite runs it: as
 written, plus flags that make it tiny (the same binary and code path on a
 couple of hundred images and a few steps), from a working directory laid
-out like a checkout with ``../shared`` beside it. A documented command missing from ``COMMANDS`` (or a
+out like a checkout with ``../shared`` beside it. A documented command missing
+from ``COMMANDS`` (or a
 listed one gone from the docs) fails ``test_every_command_is_listed``.
 
 Two commands are run by the suite's driver rather than here: ``bash

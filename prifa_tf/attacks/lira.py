@@ -26,21 +26,15 @@ shadow models that did and did not train on it (TF-Privacy's
 - per-example or global (``fix_variance``) variance.
 """
 
-import dataclasses
-import os
 import warnings
 from typing import Dict, Sequence
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 from scipy import stats as scipy_stats
 from sklearn import metrics as skm
-from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import advanced_mia as amia
+from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import advanced_mia as amia  # noqa: E501 (import)
 
 from prifa_tf.attacks import mia
-from prifa_tf.reporting import figures
 
 
 def keep_matrix(num_models: int, n: int, seed: int = 0) -> np.ndarray:
@@ -163,32 +157,3 @@ def metrics(is_member: np.ndarray, scores_: np.ndarray) -> Dict[str, float]:
           "tpr_at_0.1%_fpr": mia.tpr_at_fpr(fpr, tpr, 0.001),
           "tpr_at_1%_fpr": mia.tpr_at_fpr(fpr, tpr, 0.01),
           "scored": float(ok.mean())}
-
-
-@dataclasses.dataclass
-class Curve:
-  name: str
-  is_member: np.ndarray
-  scores: np.ndarray
-
-
-def plot_roc(curves: Sequence[Curve], path: str, title: str) -> None:
-  """Log-log ROC curves (the low-FPR regime is what matters)."""
-  fig, ax = plt.subplots(figsize=(4.6, 4.4))
-  for c in curves:
-    ok = np.isfinite(c.scores)
-    fpr, tpr, _ = skm.roc_curve(c.is_member[ok], c.scores[ok])
-    auc = skm.roc_auc_score(c.is_member[ok], c.scores[ok])
-    ax.plot(np.maximum(fpr, 1e-5), np.maximum(tpr, 1e-5),
-            label=f"{c.name} (AUC {auc:.3f})")
-  ax.plot([1e-5, 1], [1e-5, 1], "k:", lw=0.8)
-  ax.set_xscale("log")
-  ax.set_yscale("log")
-  ax.set_xlim(1e-4, 1)
-  ax.set_ylim(1e-4, 1)
-  ax.set_xlabel("false positive rate")
-  ax.set_ylabel("true positive rate")
-  ax.set_title(title, fontsize=9)
-  figures.legend_outside(ax)
-  out_dir, name = os.path.split(path)
-  figures.save(fig, out_dir, os.path.splitext(name)[0])

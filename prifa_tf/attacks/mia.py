@@ -25,9 +25,10 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 import tqdm
-from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures as ds
-from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import membership_inference_attack as mia
+from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures as ds  # noqa: E501 (import)
+from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import membership_inference_attack as mia  # noqa: E501 (import)
 
+from prifa_tf import errors
 from prifa_tf.attacks import pooled
 
 ATTACKS = {
@@ -107,6 +108,7 @@ class MembershipData:
 
 @dataclasses.dataclass
 class AttackOutcome:
+  """One attack's figures on one model (see ``run``)."""
   name: str
   auc: float
   attacker_advantage: float
@@ -139,7 +141,7 @@ class AttackOutcome:
 
 
 def tpr_at_fpr(fpr, tpr, target: float) -> float:
-  """max TPR over the points of a ROC curve with FPR <= ``target``."""
+  """Max TPR over the points of a ROC curve with FPR <= ``target``."""
   fpr, tpr = np.asarray(fpr, float), np.asarray(tpr, float)
   ok = fpr <= target
   return float(tpr[ok].max()) if ok.any() else 0.0
@@ -180,9 +182,11 @@ def run(data: MembershipData, attacks: Sequence[str] = ALL_ATTACKS,
   """
   unknown = [a for a in attacks if a not in ATTACKS]
   if unknown:
-    raise ValueError(f"Unknown attacks {unknown}; choose from {ALL_ATTACKS}.")
+    raise errors.BadInputError(
+        f"Unknown attacks {unknown}; choose from {ALL_ATTACKS}.")
   if backend is not None and backend not in BACKENDS:
-    raise ValueError(f"Unknown backend {backend!r}; choose from {BACKENDS}.")
+    raise errors.BadInputError(
+        f"Unknown backend {backend!r}; choose from {BACKENDS}.")
   attack_input = data.attack_input()
   requested, out = list(attacks), {}
   if backend == "pooled":

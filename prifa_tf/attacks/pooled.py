@@ -55,9 +55,9 @@ from sklearn import model_selection
 from sklearn import neighbors
 from sklearn import neural_network
 from tensorflow_privacy.privacy.privacy_tests import epsilon_lower_bound as elb
-from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures as ds
-from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import membership_inference_attack as tfp_mia
-from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import models as tfp_models
+from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures as ds  # noqa: E501 (import)
+from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import membership_inference_attack as tfp_mia  # noqa: E501 (import)
+from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import models as tfp_models  # noqa: E501 (import)
 
 TRAINED = ("lr", "mlp", "rf", "knn")
 _FOLDS = 2  # TF-Privacy's cross_validation_folds.

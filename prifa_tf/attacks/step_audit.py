@@ -1,6 +1,6 @@
 """White-box audit of one privatisation step: a lower bound on the run's ε.
 
-The canary audit (``attacks/audit.py``) looks only at the trained model, so
+The canary audit (``privacy/audit.py``) looks only at the trained model, so
 at m canaries it can never show more than a small ε (3.1 at m=500) and every
 run with a larger claimed ε passes, broken or not. This audit instead
 measures the two quantities that the accountant's ε rests on, on the real

@@ -61,7 +61,7 @@ class SyntheticTask:
 
   def sample(self, n: int, seed: int,
              minority_fraction: Optional[float] = None) -> PatchData:
-    """n examples, classes balanced, a minority share per class."""
+    """N examples, classes balanced, a minority share per class."""
     frac = (self.minority_fraction if minority_fraction is None
             else minority_fraction)
     rng = np.random.default_rng(seed)

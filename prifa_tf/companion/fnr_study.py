@@ -23,13 +23,11 @@ import dataclasses
 import os
 from typing import Callable, List, Optional
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from prifa_tf import errors
 from prifa_tf.companion import fnr as fnr_lib
 from prifa_tf.data import preprocess
 from prifa_tf.data import tfds_loader
@@ -46,6 +44,7 @@ CIFAR_LR = {True: 0.05, False: 0.002}  # Keyed by private.
 
 @dataclasses.dataclass
 class FnrScale:
+  """Sizes of the FNR study at one scale."""
   name: str
   task: fnr_lib.SyntheticTask
   train_size: int
@@ -135,7 +134,7 @@ def train(model, views: List[fnr_lib.PatchData], scale: FnrScale,
         sgd_step(x, y)
       step += 1
     if not all(np.isfinite(v.numpy()).all() for v in variables):
-      raise FloatingPointError(
+      raise errors.TrainingDivergedError(
           f"Non-finite weights after epoch {epoch + 1} (learning rate "
           f"{lr:g}, {'DP-SGD' if private else 'SGD'}); lower the learning "
           "rate.")
@@ -185,7 +184,7 @@ def _group_accuracy(model, data: fnr_lib.PatchData):
 def run_arm(arm: str, scale: FnrScale, seed: int = 0) -> dict:
   """Trains one arm on the synthetic task; returns its result row."""
   if arm not in ARMS:
-    raise ValueError(f"arm must be one of {ARMS}.")
+    raise errors.BadInputError(f"arm must be one of {ARMS}.")
   task = scale.task
   train_set = task.sample(scale.train_size, seed)
   test = task.sample(scale.test_size, seed + 1)
@@ -268,7 +267,7 @@ def run_cifar(arm: str, scale: FnrScale, data_dir, seed=0) -> dict:
                                 train_set.x.shape[2], seed)
   views = [train_set]
   if arm == "dp_aug":  # Horizontal flips are not patch-local; skip views.
-    raise ValueError("dp_aug is synthetic-only.")
+    raise errors.BadInputError("dp_aug is synthetic-only.")
   private = arm != "nonprivate"
   # SGD on raw CIFAR patches diverges at the DP rate (unclipped gradients).
   cifar_scale = dataclasses.replace(scale, train_size=len(train_set.y),
@@ -341,7 +340,7 @@ def report(rows, out, scale) -> pd.DataFrame:
 
 def _figures(rows, out):
   synth = [r for r in rows if r.get("data") == "synthetic"]
-  fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+  fig, axes = figures.subplots(1, 3, figsize=(13, 3.4))
   for r in synth:
     h = r.get("history") or []
     if h and h[-1]["fnr"]:

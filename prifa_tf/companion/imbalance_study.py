@@ -17,9 +17,6 @@ import dataclasses
 import os
 from typing import Callable, Dict, List, Optional, Sequence
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 import pandas as pd
 
@@ -43,6 +40,7 @@ RESULT_FILE = "result.json"
 
 @dataclasses.dataclass
 class ImbalanceScale:
+  """Sizes of the imbalance study at one scale."""
   name: str
   train_size: int
   test_size: int
@@ -79,6 +77,7 @@ SCALES = {s.name: s for s in (PAPER, SMOKE, TINY)}
 
 @dataclasses.dataclass
 class Run:
+  """One arm of the imbalance study: a gender mix and its privacy."""
   name: str
   female_fraction: float
   noise_multiplier: Optional[float]
@@ -140,8 +139,10 @@ def group_metrics(logits: np.ndarray, test: ImageSet) -> Dict[str, float]:
 
 
 def gap_intervals(logits: np.ndarray, test: ImageSet) -> Dict[str, float]:
-  """Fairlearn's bootstrap intervals of the accuracy gap, ΔDemP and ΔEO
-  (female vs male; ``fairness.fairlearn_metrics``)."""
+  """Fairlearn's bootstrap intervals of the accuracy gap, ΔDemP and ΔEO.
+
+  Female vs male, from ``fairness.fairlearn_metrics``.
+  """
   full = fairlearn_metrics.binary_group_metrics(
       np.argmax(logits, axis=1), test.labels, test.domains.astype(int))
   return {k: v for k, v in full.items()
@@ -304,8 +305,8 @@ def report(rows: List[dict], out: str, scale: ImbalanceScale) -> pd.DataFrame:
 
 
 def _lines(df, x, ys, out, stem, xlabel, ylabel):
-  fig, axes = plt.subplots(1, len(ys), figsize=(4.6 * len(ys), 3.4),
-                           squeeze=False)
+  fig, axes = figures.subplots(1, len(ys), figsize=(4.6 * len(ys), 3.4),
+                               squeeze=False)
   for ax, y in zip(axes[0], ys):
     for level, g in df.groupby("level", sort=False):
       g = g.sort_values(x)
@@ -319,7 +320,7 @@ def _lines(df, x, ys, out, stem, xlabel, ylabel):
 
 
 def _over_steps(out, rows, stem, label):
-  fig, axes = plt.subplots(1, 3, figsize=(12, 3.3))
+  fig, axes = figures.subplots(1, 3, figsize=(12, 3.3))
   for r in rows:
     path = os.path.join(out, "runs", *r["run"].split("/"), GROUPS_FILE)
     if not os.path.exists(path):

@@ -24,13 +24,11 @@ import dataclasses
 import os
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from prifa_tf import errors
 from prifa_tf import attacks as attacks_lib
 from prifa_tf import models
 from prifa_tf.attacks import metric_attacks
@@ -187,7 +185,8 @@ def run(out: str, dataset: str = "cifar10", scale: PastScale = SMOKE,
         log: Callable[[str], None] = print) -> pd.DataFrame:
   """Runs (or resumes) the whole study; returns the result table."""
   if dataset not in scale.past_lam:
-    raise ValueError(f"dataset must be one of {sorted(scale.past_lam)}.")
+    raise errors.BadInputError(
+        f"dataset must be one of {sorted(scale.past_lam)}.")
   os.makedirs(out, exist_ok=True)
   parts = parts or load_parts(dataset, scale, data_dir, seed)
   log(f"PAST study on {dataset} ({scale.name}): six parts of "
@@ -246,7 +245,7 @@ def report(rows: List[dict], out: str, dataset: str,
 
 
 def _tradeoff_figure(df, out, dataset):
-  fig, ax = plt.subplots(figsize=(6.8, 4))
+  fig, ax = figures.subplots(figsize=(6.8, 4))
   # PAST from the base model over its α grid is one line; every other arm
   # (vanilla, L1, L2, PAST on top of L2) is its own point. Hollow markers
   # of different shapes and sizes keep coinciding points visible.
@@ -276,7 +275,7 @@ def _tradeoff_figure(df, out, dataset):
 
 
 def _tuning_figure(rows, out):
-  fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+  fig, axes = figures.subplots(1, 2, figsize=(9, 3.4))
   for r in rows:
     h = r.get("history") or []
     if not h:

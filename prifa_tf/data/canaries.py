@@ -31,7 +31,7 @@ class Canaries:
 
 
 def make_canaries(train: ImageSet, m: int, seed: int = 0) -> Canaries:
-  """m canaries from ``train``, each included independently w.p. 1/2."""
+  """M canaries from ``train``, each included independently w.p. 1/2."""
   if train.multilabel:
     raise ValueError("Canaries need single-label data (not CelebA); set "
                      "audit_canaries=0.")

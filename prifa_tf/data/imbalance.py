@@ -34,7 +34,7 @@ def group_sizes(n: int, female_fraction: float):
 
 def smile_subset(data: ImageSet, n: int, female_fraction: float,
                  seed: int = 0) -> ImageSet:
-  """n examples of the smiling task, gender-imbalanced, smile-balanced."""
+  """N examples of the smiling task, gender-imbalanced, smile-balanced."""
   task = smiling_task(data) if data.multilabel else data
   rng = np.random.default_rng(seed)
   chosen = []

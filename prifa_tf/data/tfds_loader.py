@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from prifa_tf.errors import DatasetUnavailableError
 from prifa_tf.data import celeba
 from prifa_tf.data.image_set import ImageSet
 
@@ -19,10 +20,6 @@ SPLIT_SIZES = {"cifar10": {"train": 50_000, "test": 10_000},
                "cifar100": {"train": 50_000, "test": 10_000},
                "celeb_a": {"train": 162_770, "validation": 19_867,
                            "test": 19_962}}
-
-
-class DatasetUnavailableError(RuntimeError):
-  """The dataset is not in ``data_dir`` and could not be downloaded."""
 
 
 def default_data_dir() -> Optional[str]:

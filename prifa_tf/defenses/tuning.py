@@ -21,6 +21,7 @@ from typing import Callable, List
 import numpy as np
 import tensorflow as tf
 
+from prifa_tf import errors
 from prifa_tf.data import preprocess
 from prifa_tf.data.image_set import ImageSet
 from prifa_tf.defenses import past
@@ -162,9 +163,9 @@ def train_phase(model: tf.keras.Model, phase: Phase, workdir: str,
                      tf.gather(x_inf, n_rows), tf.gather(y_inf, n_rows))
       losses.append(float(loss))
     if not np.isfinite(losses).all():
-      raise FloatingPointError(f"{workdir}: non-finite loss in epoch {e + 1}"
-                               f" ({phase.method}, λ={lam}, α={alpha}); "
-                               "lower lam or learning_rate.")
+      raise errors.TrainingDivergedError(
+          f"{workdir}: non-finite loss in epoch {e + 1} ({phase.method}, "
+          f"λ={lam}, α={alpha}); lower lam or learning_rate.")
     record = {"epoch": e + 1, "train_loss": float(np.mean(losses)),
               **epoch_metrics(model, train, inference, test, dataset)}
     history.append(record)

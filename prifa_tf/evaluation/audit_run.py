@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from prifa_tf.attacks import audit as audit_lib
+from prifa_tf.privacy import audit as audit_lib
 from prifa_tf.attacks import step_audit
 from prifa_tf.data import augment
 from prifa_tf.reporting import results as results_lib

@@ -14,9 +14,6 @@ with ``model.fit``.
 import os
 from typing import Optional, Sequence
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 import tensorflow as tf
 
@@ -36,8 +33,10 @@ def _loss(logits, labels):
 
 
 def draw_history(ax, history, parts=("accuracy", "auc", "membership")):
-  """Draws an MIA history on ``ax``: accuracies, attack AUCs, tracked ids'
-  membership probabilities, and the early-stopping and overfitting steps.
+  """Draws an MIA history on ``ax``.
+
+  Accuracies, attack AUCs, tracked ids' membership probabilities, and the
+  early-stopping and overfitting steps.
 
   Every series has markers (a short history may have one point), and the
   two step markers are told apart by style and legend when they coincide.
@@ -159,7 +158,7 @@ class MIAMonitor:
     """Accuracy, AUC and tracked membership probabilities over steps."""
     if not self.history:
       raise ValueError("no history to plot yet.")
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig, (a, b) = figures.subplots(1, 2, figsize=(11, 3.6))
     es, of = draw_history(a, self.history, ("accuracy",))
     a.set_title(f"Accuracy during training (early stopping at step {es}, "
                 f"overfitting from step {of})", fontsize=9)

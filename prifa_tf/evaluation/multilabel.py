@@ -7,12 +7,8 @@ two-class problem. Summaries: weighted mAP, mean bias, and the average MIA
 AUC over attributes with skewness in [0.5, 1] and >= 0.8, as Table 7 shows.
 """
 
-import os
 from typing import Dict, Optional, Sequence
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 from prifa_tf import attacks as attacks_lib
@@ -92,9 +88,11 @@ def attribute_rows(members: attacks_lib.MembershipData, val_logits,
 
 
 def _group_fairness(pred, labels, test_male, seed):
-  """Fairlearn's ΔDemP and ΔEO by gender of the thresholded test
-  predictions, with bootstrap intervals (NaN where a gender has no
-  positives)."""
+  """Fairlearn's ΔDemP and ΔEO by gender of the thresholded predictions.
+
+  On the test set, with bootstrap intervals (NaN where a gender has no
+  positives).
+  """
   keys = ("delta_demp", "delta_eo")
   try:
     full = fairlearn_metrics.binary_group_metrics(
@@ -153,7 +151,7 @@ def summarize(rows) -> Dict[str, float]:
 def plots(rows, out_dir):
   """MIA AUC and weighted AP of every attribute against its skewness."""
   skew = [r["skewness"] for r in rows]
-  fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+  fig, axes = figures.subplots(1, 2, figsize=(9, 3.6))
   for ax, key, label in ((axes[0], "max_auc", "MIA AUC (max over attacks)"),
                          (axes[1], "weighted_ap", "gender-weighted AP")):
     ax.scatter(skew, [r[key] for r in rows], s=14)

@@ -17,13 +17,10 @@ search would run once per group).
 import os
 from typing import Dict, List, Optional
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 import pandas as pd
-from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures as ds
-from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import membership_inference_attack as tfp_mia
+from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures as ds  # noqa: E501 (import)
+from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import membership_inference_attack as tfp_mia  # noqa: E501 (import)
 
 from prifa_tf.attacks import mia
 from prifa_tf.reporting import figures
@@ -126,8 +123,11 @@ def evaluate(data: mia.MembershipData, member_risk: np.ndarray,
 
 
 def disparities(df: pd.DataFrame) -> Dict[str, Dict[str, float]]:
-  """Per slicing: max − min over its groups of AUC and TPR at 1% FPR, and
-  the groups where the AUC is highest and lowest."""
+  """Per slicing, the spread of AUC and TPR at 1% FPR over its groups.
+
+  The spread is max − min; the groups where the AUC is highest and lowest
+  are named.
+  """
   out = {}
   for slicing, g in df[df["slicing"] != "all"].groupby("slicing", sort=False):
     if len(g) < 2:
@@ -144,8 +144,9 @@ def disparities(df: pd.DataFrame) -> Dict[str, Dict[str, float]]:
 def plot(df: pd.DataFrame, out_dir: str, title: str) -> List[str]:
   """privacy_by_group.png/.pdf: the attack's AUC per group, per slicing."""
   slicings = [s for s in SLICINGS if s in set(df["slicing"])]
-  fig, axes = plt.subplots(1, len(slicings), figsize=(4.2 * len(slicings),
-                                                      3.4), squeeze=False)
+  fig, axes = figures.subplots(1, len(slicings),
+                               figsize=(4.2 * len(slicings), 3.4),
+                               squeeze=False)
   overall = df[df["slicing"] == "all"]["auc"]
   for ax, slicing in zip(axes[0], slicings):
     g = df[df["slicing"] == slicing]

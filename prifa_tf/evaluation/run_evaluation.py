@@ -8,7 +8,8 @@ scalars under ``tensorboard/eval`` and ROC / score-histogram plots.
 
 Members are the training examples of the run; non-members are held-out test
 examples drawn like them (for CIFAR-S, the test set skewed by the training
-rule, so that colour alone does not tell members apart). Every CIFAR model is also scored on the
+rule, so that colour alone does not tell members apart). Every CIFAR model is
+also scored on the
 COLOR/GRAY pair of the test set, so Eq. 1's bias and the Harmonic Score are
 defined for models trained on unbiased data too.
 
@@ -23,13 +24,11 @@ import io
 import os
 from typing import Optional, Sequence
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from prifa_tf.errors import EvaluationError
 from prifa_tf import attacks as attacks_lib
 from prifa_tf import fairness
 from prifa_tf import metrics
@@ -48,10 +47,6 @@ from prifa_tf.training import trainer as trainer_lib
 from prifa_tf.training.config import TrainConfig
 
 EVAL_FILE = "eval.json"
-
-
-class EvaluationError(RuntimeError):
-  """The workdir cannot be evaluated (unfinished run, missing weights)."""
 
 
 def _write_text_atomic(path, text):
@@ -74,7 +69,7 @@ def _plots(outcomes, member_probs, nonmember_probs, out_dir):
   # Log-log: the low-FPR regime is what matters (Carlini et al. 2022).
   # Each curve is TF-Privacy's, the one its AUC and our TPR at low FPR come
   # from; FPR 0 is drawn at the axis floor.
-  fig, ax = plt.subplots(figsize=(4.5, 4.5))
+  fig, ax = figures.subplots(figsize=(4.5, 4.5))
   floor = 1e-4
   for name, o in outcomes.items():
     ax.plot(np.maximum(o.roc_fpr, floor), np.maximum(o.roc_tpr, floor),
@@ -90,7 +85,7 @@ def _plots(outcomes, member_probs, nonmember_probs, out_dir):
   ax.set_title("Membership inference ROC (log-log)")
   figures.legend_outside(ax)
   figures.save(fig, out_dir, "mia_roc")
-  fig, ax = plt.subplots(figsize=(5.5, 3.4))
+  fig, ax = figures.subplots(figsize=(5.5, 3.4))
   bins = np.linspace(0, 1, 51)
   ax.hist(member_probs, bins=bins, alpha=0.55, label="members", density=True)
   ax.hist(nonmember_probs, bins=bins, alpha=0.55, label="non-members",
@@ -117,6 +112,9 @@ def _find(top, name, limit=3):
 def load_run(workdir):
   """(results.json, config) of a completed run, or EvaluationError."""
   res_path = os.path.join(workdir, trainer_lib.RESULTS_FILE)
+  if not os.path.isdir(workdir):
+    raise EvaluationError(f"{workdir}: no such directory; pass a training "
+                          "run's workdir.")
   if not os.path.exists(res_path):
     runs = sorted(os.path.dirname(os.path.relpath(p, workdir)) for p in
                   _find(workdir, trainer_lib.RESULTS_FILE))

@@ -52,8 +52,11 @@ def _gaps(frame) -> Dict[str, float]:
 
 def resample(groups, n_boot: int, seed: Optional[int] = 0,
              chunk: int = 100):
-  """Yields [b, n] index arrays: each row resamples every group's
-  examples with replacement, keeping the group sizes."""
+  """Yields [b, n] index arrays of resamples within groups.
+
+  Each row resamples every group's examples with replacement, keeping the
+  group sizes.
+  """
   groups = np.asarray(groups)
   members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
   rng = np.random.default_rng(seed)
@@ -64,9 +67,11 @@ def resample(groups, n_boot: int, seed: Optional[int] = 0,
 
 
 def resampled_gaps(pred, labels, groups, idx) -> Dict[str, np.ndarray]:
-  """The three gaps of each resample (rows of ``idx``), vectorised: the
-  same definitions as the MetricFrame's (tested against it). A resample
-  where a group has no positives gets NaN for ΔEO."""
+  """The three gaps of each resample (rows of ``idx``), vectorised.
+
+  The same definitions as the MetricFrame's (tested against it). A resample
+  where a group has no positives gets NaN for ΔEO.
+  """
   pred = np.asarray(pred).astype(int)[idx]
   labels = np.asarray(labels).astype(int)[idx]
   groups = np.asarray(groups)[idx]

@@ -9,12 +9,10 @@ import os
 
 import h5py
 import tensorflow as tf
+from prifa_tf.errors import CheckpointImportError
+
 
 HEAD_LAYER = "classifier"
-
-
-class CheckpointImportError(RuntimeError):
-  """Raised when a pretrained checkpoint cannot be loaded."""
 
 
 def _h5_layer_shapes(path):

@@ -34,13 +34,11 @@ import pickle
 from typing import Dict, Tuple
 
 import numpy as np
+from prifa_tf.errors import HaikuImportError
+
 
 PREFIX_SEGMENTS = ("~norm_fn/", "~conv_fn/")
 HEAD = "classifier"
-
-
-class HaikuImportError(ValueError):
-  """The tree does not fit the Keras WRN, or cannot be read."""
 
 
 def name_map(depth: int) -> Dict[str, str]:
@@ -136,8 +134,10 @@ def read_tree(path: str, params_key: str = "params"):
 
 
 def tree_architecture(tree) -> Tuple[int, int]:
-  """(depth, width) of the WRN a tree holds, from its block names and the
-  first group's channel count."""
+  """(depth, width) of the WRN a tree holds.
+
+  Read from its block names and the first group's channel count.
+  """
   blocks = sum(1 for name in tree
                if name.startswith("Block_1Conv_") and name.endswith("_0"))
   first = tree.get("Block_1Conv_0_0", {}).get("w")
@@ -162,9 +162,9 @@ def assignments(model, tree, keep_head=None) -> Tuple[list, list]:
   Raises:
     HaikuImportError: naming or shape mismatches, with the names.
   """
-  depth = 6 * sum(1 for l in model.layers
-                  if l.name.startswith("group1_block") and
-                  l.name.endswith("_conv1")) + 4
+  depth = 6 * sum(1 for layer in model.layers
+                  if layer.name.startswith("group1_block") and
+                  layer.name.endswith("_conv1")) + 4
   width = model.get_layer("group1_block1_conv1").kernel.shape[-1] // 16
   have = tree_architecture(tree)
   if have != (depth, width):

@@ -19,14 +19,11 @@ from typing import Optional
 
 import tensorflow as tf
 
+from prifa_tf.errors import PrivateBatchNormError
 from prifa_tf.models import group_norm
 from prifa_tf.models import ws_conv
 
 NORMALIZATIONS = ("group", "batch", "none")
-
-
-class PrivateBatchNormError(ValueError):
-  """Raised when BatchNorm is requested for private training."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +100,8 @@ def named_config(name: str, **overrides) -> WRNConfig:
 
 
 def _conv(cfg: WRNConfig, filters, kernel, stride, name):
-  cls = ws_conv.WSConv2D if cfg.weight_standardization else tf.keras.layers.Conv2D
+  cls = (ws_conv.WSConv2D if cfg.weight_standardization
+         else tf.keras.layers.Conv2D)
   kwargs = {}
   if not cfg.weight_standardization:
     kwargs["kernel_initializer"] = tf.keras.initializers.VarianceScaling(
@@ -126,8 +124,11 @@ def _pre_activation(cfg, x, name):
 
 
 def _block_input(cfg, x, prefix, project):
-  """relu then norm; with ``project`` also the shortcut's own norm of the
-  same relu output (as jax_privacy's skip branch)."""
+  """Relu then norm, and with ``project`` the shortcut's own norm.
+
+  The shortcut's norm takes the same relu output (as jax_privacy's skip
+  branch).
+  """
   r = tf.keras.layers.ReLU(name=f"{prefix}_pre1_relu")(x)
   h = _norm(cfg, f"{prefix}_pre1_norm")(r)
   skip = _norm(cfg, f"{prefix}_proj_norm")(r) if project else None

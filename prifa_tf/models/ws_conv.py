@@ -3,7 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-# Floor on fan_in * var, as jax_privacy's WSConv2D does (docs/sharp_edges.md#ws-variance-floor).
+# Floor on fan_in * var, as jax_privacy's WSConv2D does
+# (docs/sharp_edges.md#ws-variance-floor).
 WS_EPS = 1e-4
 
 

@@ -183,9 +183,11 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
       return self.iterations
 
     def has_pending(self) -> bool:
-      """Whether a logical batch is partly accumulated and unreleased:
-      examples pending, or a count of physical batches (empty ones too)
-      that is not a whole logical batch."""
+      """Whether a logical batch is partly accumulated and unreleased.
+
+      That is: examples pending, or a count of physical batches (empty ones
+      too) that is not a whole logical batch.
+      """
       if self._counters is None:
         return False
       micro = int(self._counters["micro_steps"].numpy())
@@ -193,8 +195,11 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
               or self.pending_examples() > 0)
 
     def set_expected_batch_size(self, batch_size):
-      """Divide every release by this B (Poisson sampling), or, with None,
-      by the examples the logical batch held (fixed-size batches)."""
+      """Sets the divisor of every release.
+
+      This B (Poisson sampling), or, with None, the examples the logical
+      batch held (fixed-size batches).
+      """
       self.expected_batch_size = float(batch_size or 0.0)
       if self._counters is not None:
         self._counters["expected"].assign(self.expected_batch_size)
@@ -270,8 +275,10 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
     # ---------------------------------------------------------- apply --
     def apply_gradients(self, grads_and_vars, name=None,
                         experimental_aggregate_gradients=True):
-      """Accumulates the clipped sums; every k-th call privatises and
-      applies once. Called by ``minimize`` in replica context."""
+      """Accumulates the clipped sums; every k-th call releases once.
+
+      Called by ``minimize`` in replica context.
+      """
       del experimental_aggregate_gradients  # Always all-reduced (SUM).
       units = getattr(self._pending, "units", None)
       if units is None:
@@ -302,9 +309,11 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
             args=(grads, units))
 
     def _merge(self, distribution, grads, units, var_list, name):
-      """Cross-replica: sum the replicas' clipped sums into the accumulators
-      (the strategy's cross-device SUM, as Keras aggregates gradients), and
-      release at a logical-batch boundary."""
+      """Sums the replicas' clipped sums into the accumulators.
+
+      Cross-replica, with the strategy's cross-device SUM (as Keras
+      aggregates gradients); releases at a logical-batch boundary.
+      """
       c = self._counters
       reduced = distribution.extended.batch_reduce_to(
           tf.distribute.ReduceOp.SUM,
@@ -328,14 +337,14 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
       sums = [tf.identity(self.get_slot(v, "dp_sum")) for v in var_list]
       seed = tf.stack([self._secret.read(),
                        tf.cast(self.iterations, tf.int64)])
-      noised = noise_lib.add_gaussian_noise(
-          sums, self._l2_norm_clip, self._noise_multiplier, seed)
       batch = tf.identity(c["examples"])
       expected = tf.identity(c["expected"])
       # Poisson sampling divides by the expected B (the realised count
       # would depend on the data); fixed-size batches by what they held.
       denominator = tf.where(expected > 0, expected, tf.maximum(batch, 1.0))
-      grads = [g / denominator for g in noised]
+      grads = noise_lib.privatize_sum(
+          sums, self._l2_norm_clip, self._noise_multiplier, denominator,
+          c["noise_draws"], seed=seed)
       if sharpness:
         tf.debugging.Assert(c["managed"], [
             "DP-SAT weights not managed: fit needs keras_fit.PrivacyCallback "
@@ -346,7 +355,6 @@ def make_dp_keras_class(tfp_class, sharpness: bool):
       with tf.control_dependencies(grads):
         self._distributed_apply(distribution, list(zip(grads, var_list)),
                                 None, name)
-      c["noise_draws"].assign_add(1)
       c["last_batch"].assign(batch)
       c["examples"].assign(0.0)
       for v in var_list:

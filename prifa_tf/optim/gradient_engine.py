@@ -135,8 +135,8 @@ class GradientEngine(tf.Module):
       stats["norm_max"] = tf.one_hot(slot, self.replicas) * stats["norm_max"]
       return sums, stats
     sums, stats = self.distribution.run(local, args=(x, y, weights))
-    total = lambda t: self.distribution.reduce(tf.distribute.ReduceOp.SUM, t,
-                                               axis=None)
+    def total(t):
+      return self.distribution.reduce(tf.distribute.ReduceOp.SUM, t, axis=None)
     reduced = {k: total(stats[k]) for k in _SUM_STATS}
     reduced["norm_max"] = tf.reduce_max(total(stats["norm_max"]))
     self._add([total(s) for s in sums], reduced)
@@ -183,17 +183,18 @@ class GradientEngine(tf.Module):
   # ------------------------------------------------------------ finalize --
   def _finalize(self, denominator, seed):
     grads = [tf.identity(s) for s in self.sums]
-    if self.private:
-      grads = noise_lib.add_gaussian_noise(grads, self.l2_norm_clip,
-                                           self.noise_multiplier, seed)
-      self.noise_draws.assign_add(1)
-    return [g / tf.cast(denominator, g.dtype) for g in grads]
+    if not self.private:
+      return [g / tf.cast(denominator, g.dtype) for g in grads]
+    return noise_lib.privatize_sum(grads, self.l2_norm_clip,
+                                   self.noise_multiplier, denominator,
+                                   self.noise_draws, seed=seed)
 
   def _finalize_given(self, denominator, noise):
     """Like ``_finalize`` with the noise drawn outside the graph."""
-    grads = [tf.identity(s) + z for s, z in zip(self.sums, noise)]
-    self.noise_draws.assign_add(1)
-    return [g / tf.cast(denominator, g.dtype) for g in grads]
+    return noise_lib.privatize_sum([tf.identity(s) for s in self.sums],
+                                   self.l2_norm_clip, self.noise_multiplier,
+                                   denominator, self.noise_draws,
+                                   noise=noise)
 
   def _release(self, denominator, seed):
     if self.private and self.secure_noise:
@@ -241,8 +242,11 @@ class GradientEngine(tf.Module):
     return [s.numpy() for s in self.sums]
 
   def noised_sum(self, seed):
-    """The sum as the engine would release it (noised once), not divided and
-    not reset: the step audit draws many of these from one accumulation."""
+    """The sum as the engine would release it (noised once).
+
+    Not divided and not reset: the step audit draws many of these from one
+    accumulation.
+    """
     return [g.numpy() for g in self._release(1.0, seed)]
 
   def reset(self):

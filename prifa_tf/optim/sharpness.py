@@ -31,7 +31,7 @@ class WeightPerturbation(tf.Module):
     self.active = tf.Variable(False, trainable=False)
 
   def perturb(self, direction, rho):
-    """w <- w + rho * direction / ||direction|| (global norm)."""
+    """W <- w + rho * direction / ||direction|| (global norm)."""
     if bool(self.active.numpy()):
       raise RuntimeError("Weights are already perturbed; restore first.")
     norm = tf.maximum(tf.linalg.global_norm(direction), _EPS)

@@ -7,9 +7,6 @@ attacks the paper shows and their maximum, the generalization gap, Eq. 1's
 bias and the Harmonic Score.
 """
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 import pandas as pd
 
@@ -78,8 +75,10 @@ def _report(df, args, out_dir, stem, title, steps):
 
 
 def _with_paper_bias(agg):
-  """The paper's Eq. 1 bias (Section 4.2: BL and all techniques on CIFAR-S)
-  beside ours, with ours − paper."""
+  """The paper's Eq. 1 bias beside ours, with ours − paper.
+
+  Section 4.2: BL and all techniques on CIFAR-S.
+  """
   paper = tables.paper_numbers("table5_bias").rename(
       columns={"bias": "paper_skew_bias"})
   paper["private"] = paper["private"].astype(bool)
@@ -154,7 +153,7 @@ def _paper_deltas_section(agg) -> str:
 def _figure(agg, out_dir, stem, title, order):
   metrics = [("test_accuracy", "accuracy"), ("max_auc", "max MIA AUC"),
              ("skew_bias", "bias (Eq. 1)"), ("harmonic_score", "HS")]
-  fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+  fig, axes = figures.subplots(1, 4, figsize=(15, 3.6))
   x = np.arange(len(order))
   arms = agg.groupby(["dataset", "private"], sort=False)
   for k, ((dataset, private), g) in enumerate(arms):

@@ -11,9 +11,6 @@ skewness.
 import csv
 import os
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 from prifa_tf.paper import configs
@@ -87,7 +84,7 @@ def _report(df, args, out_dir):
     skew = np.array([float(a[n]["skewness"]) for n in names])
     delta = np.array([100 * (float(b[n]["weighted_ap"]) -
                              float(a[n]["weighted_ap"])) for n in names])
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = figures.subplots(figsize=(6, 4))
     ax.scatter(skew, delta, s=16)
     for n, x, y in zip(names, skew, delta):
       ax.annotate(n, (x, y), fontsize=5)

@@ -13,6 +13,7 @@ still reported), 2 on bad flags or configuration.
 """
 
 import dataclasses
+import math
 import os
 import sys
 from typing import Optional
@@ -20,6 +21,7 @@ from typing import Optional
 from absl import flags
 
 from prifa_tf import attacks as attacks_lib
+from prifa_tf import errors
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
 from prifa_tf.paper import runs
@@ -28,9 +30,7 @@ from prifa_tf.reporting import provenance
 from prifa_tf.reporting import report_page
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.reporting import tables
-from prifa_tf.sweeps import ray_runner
 from prifa_tf.sweeps import runner
-from prifa_tf.training import ConfigError
 from prifa_tf.training.config import describe_fields
 
 _OUT = flags.DEFINE_string("out", None, "Sweep directory (resumable).")
@@ -118,25 +118,31 @@ def args_from_flags() -> exp.Args:
   seeds = _SEEDS.value if _SEEDS.value is not None else (
       5 if scale.family == "paper" else 1)
   if seeds < 1 or _SEED_START.value < 0:
-    raise ValueError("--seeds must be >= 1 and --seed_start >= 0.")
+    raise errors.BadInputError("--seeds must be >= 1 and --seed_start >= 0.")
   unknown = [a for a in _ATTACKS.value if a not in attacks_lib.ALL_ATTACKS]
   if unknown:
-    raise ValueError(f"Unknown attacks {unknown}.")
+    raise errors.BadInputError(
+        f"Unknown attacks {unknown}; choose from {attacks_lib.ALL_ATTACKS}.")
   bad = [d for d in _DATASETS.value if d not in configs.DATASETS]
   if bad:
-    raise ValueError(f"Unknown datasets {bad}; choose from "
+    raise errors.BadInputError(f"Unknown datasets {bad}; choose from "
                      f"{configs.DATASETS}.")
   try:
     epsilons = [float(e) for e in _EPSILONS.value]
   except ValueError:
-    raise ValueError(f"--epsilons must be numbers: {_EPSILONS.value}") from None
+    raise errors.BadInputError(
+        f"--epsilons must be numbers: {_EPSILONS.value}") from None
+  if not all(math.isfinite(e) and e > 0 for e in epsilons):
+    raise errors.BadInputError(
+        f"--epsilons must be finite and > 0: {_EPSILONS.value}")
   if _LAYERS.value < 1:
-    raise ValueError("--layers must be >= 1.")
+    raise errors.BadInputError("--layers must be >= 1.")
   if _TAN.value < 1:
-    raise ValueError(f"--tan_factor must be >= 1; got {_TAN.value}.")
+    raise errors.BadInputError(f"--tan_factor must be >= 1; got {_TAN.value}.")
   if _PRETRAINED.value and not _DRY.value and not os.path.isfile(
       _PRETRAINED.value):
-    raise ValueError(f"--pretrained {_PRETRAINED.value} is not a file.")
+    raise errors.BadInputError(
+        f"--pretrained {_PRETRAINED.value} is not a file.")
   return exp.Args(
       scale=scale,
       seeds=list(range(_SEED_START.value, _SEED_START.value + seeds)),
@@ -196,12 +202,8 @@ def main(experiment: exp.Experiment, argv) -> int:
   if not _OUT.value:
     print("error: --out (the sweep directory) is required.", file=sys.stderr)
     return 2
-  try:
-    args = args_from_flags()
-    specs = experiment.build(args)
-  except (ValueError, KeyError, ConfigError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+  args = args_from_flags()
+  specs = experiment.build(args)
   scratch = configs.missing_pretrained([s.config for s in specs], args.scale)
   if scratch and not _DRY.value and not _FROM_SCRATCH.value:
     print(f"error: the paper fine-tunes {', '.join(scratch)} from an "
@@ -220,14 +222,10 @@ def main(experiment: exp.Experiment, argv) -> int:
   status = {}
   if not _REPORT_ONLY.value:
     task = runs.PaperTask(data_dir=_DATA_DIR.value, backend=_BACKEND.value)
-    try:
-      status = runner.run_sweep(
-          out, specs, task, dry_run=_DRY.value, throughput=_THROUGHPUT.value,
-          executor="ray" if _RAY.value else "local",
-          ray_options=_ray_options())
-    except (runner.SweepLocked, ray_runner.RayUnavailable) as e:
-      print(f"error: {e}", file=sys.stderr)
-      return 2
+    status = runner.run_sweep(
+        out, specs, task, dry_run=_DRY.value, throughput=_THROUGHPUT.value,
+        executor="ray" if _RAY.value else "local",
+        ray_options=_ray_options())
   if _DRY.value:
     print(tan_costs(experiment, args, _THROUGHPUT.value))
     return 0
@@ -290,7 +288,4 @@ def _report_page(experiment, args, out, specs, df, files) -> str:
 
 def run(experiment: exp.Experiment) -> None:
   """Entry point of an experiment binary: parses flags, exits with status."""
-  from absl import app  # pylint: disable=g-import-not-at-top
-  guarded = console.guarded(lambda argv: main(experiment, argv),
-                            lambda: _OUT.value)
-  app.run(lambda argv: sys.exit(guarded(argv)))
+  console.run_main(lambda argv: main(experiment, argv), lambda: _OUT.value)

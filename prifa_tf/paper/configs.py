@@ -40,19 +40,20 @@ import os
 import runpy
 from typing import FrozenSet, Iterable, Optional
 
+from prifa_tf import errors
+from prifa_tf.data import tfds_loader
 from prifa_tf.privacy import accounting
 from prifa_tf.privacy import per_example as per_example_lib
 from prifa_tf.training import presets
+from prifa_tf.training.config import DATASETS
 from prifa_tf.training.config import TrainConfig
+from prifa_tf.training.config import base_dataset
 
 TECHNIQUES = ("GN", "OBS", "WS", "AM", "PA", "SAT")
 ALL = frozenset(TECHNIQUES)
-DATASETS = ("cifar10", "cifar100", "cifar10s", "cifar100s", "celeb_a")
 EPSILONS = (1, 2, 4, 8)
 DELTA = 1e-5
 CELEBA_DELTA = 2.02e-5  # Table 1.
-# Training-set sizes, for the epoch and sigma calibration at paper scale.
-TRAIN_SIZES = {"cifar10": 50_000, "cifar100": 50_000, "celeb_a": 162_770}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,9 +171,9 @@ SCALES = {s.name: s for s in (PAPER, CPU, SMOKE, TINY)}
 
 def get_scale(name: str) -> Scale:
   if name not in SCALES:
-    raise ValueError(f"Unknown scale {name!r}; choose one of "
-                     f"{sorted(SCALES)}, or give a Python file that defines "
-                     "a Scale.")
+    raise errors.UnknownNameError(
+        f"Unknown scale {name!r}; choose one of {sorted(SCALES)}, or give a "
+        "Python file that defines a Scale.")
   return SCALES[name]
 
 
@@ -192,14 +193,14 @@ def load_scale(spec: str) -> Scale:
   if not spec.endswith(".py"):
     return get_scale(spec)
   if not os.path.isfile(spec):
-    raise ValueError(f"--scale {spec}: no such file.")
+    raise errors.BadInputError(f"--scale {spec}: no such file.")
   namespace = runpy.run_path(spec)
   found = ({"SCALE": namespace["SCALE"]} if "SCALE" in namespace else
            {k: v for k, v in namespace.items() if isinstance(v, Scale)
             and not k.startswith("_")})
   found = {k: v for k, v in found.items() if isinstance(v, Scale)}
   if len(found) != 1:
-    raise ValueError(
+    raise errors.BadInputError(
         f"--scale {spec} must define one Scale (named SCALE, or the only "
         f"one); found {sorted(found) or 'none'}.")
   return validate_scale(next(iter(found.values())))
@@ -215,8 +216,9 @@ def _parse_scale_value(field, text: str, current):
     if isinstance(value, dict):
       unknown = set(value) - set(current)
       if unknown:
-        raise ValueError(f"--scale_set={field.name}: unknown keys "
-                         f"{sorted(unknown)}; the keys are {sorted(current)}.")
+        raise errors.BadInputError(
+            f"--scale_set={field.name}: unknown keys {sorted(unknown)}; the "
+            f"keys are {sorted(current)}.")
       return {**current, **value}
     return {k: value for k in current}  # One value for every dataset.
   return value
@@ -234,9 +236,10 @@ def scale_with(scale: Scale, items: Iterable[str]) -> Scale:
   for item in items:
     key, sep, text = item.partition("=")
     if not sep or not key:
-      raise ValueError(f"--scale_set expects field=value; got {item!r}.")
+      raise errors.BadInputError(
+          f"--scale_set expects field=value; got {item!r}.")
     if key not in fields or key in ("name", "family"):
-      raise ValueError(
+      raise errors.BadInputError(
           f"--scale_set: unknown field {key!r}; the fields are "
           f"{sorted(set(fields) - {'name', 'family'})}.")
     changes[key] = _parse_scale_value(fields[key], text,
@@ -251,12 +254,14 @@ def validate_scale(scale: Scale) -> Scale:
   """Checks the types and ranges of a scale's fields; returns it."""
   def need(ok, what):
     if not ok:
-      raise ValueError(f"Scale {scale.name!r}: {what}.")
+      raise errors.BadInputError(f"Scale {scale.name!r}: {what}.")
   need(scale.family in SCALES, f"family must be one of {sorted(SCALES)} "
        f"(whose per-experiment defaults it takes); got {scale.family!r}")
-  is_int = lambda v: isinstance(v, int) and not isinstance(v, bool)
-  is_num = lambda v: (isinstance(v, (int, float))
-                      and not isinstance(v, bool) and math.isfinite(v))
+  def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+  def is_num(v):
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v))
   for name in ("train_subset", "test_subset"):
     v = getattr(scale, name)
     need(v is None or (is_int(v) and v > 0), f"{name} must be None or an "
@@ -304,27 +309,23 @@ def parse_techniques(items: Iterable[str]) -> FrozenSet[str]:
   out = frozenset(items)
   unknown = out - ALL
   if unknown:
-    raise ValueError(f"Unknown techniques {sorted(unknown)}; choose from "
-                     f"{TECHNIQUES}.")
+    raise errors.BadInputError(
+        f"Unknown techniques {sorted(unknown)}; choose from {TECHNIQUES}.")
   return out
-
-
-def _base(dataset: str) -> str:
-  return {"cifar10s": "cifar10", "cifar100s": "cifar100"}.get(dataset,
-                                                                dataset)
 
 
 def _train_size(scale: Scale, dataset: str) -> int:
   # CIFAR-S grays part of each class and keeps every image.
-  return scale.train_subset or TRAIN_SIZES[_base(dataset)]
+  return scale.train_subset or tfds_loader.SPLIT_SIZES[
+      base_dataset(dataset)]["train"]
 
 
 def _table1_sigma(dataset: str, epsilon: float) -> float:
-  base = _base(dataset)
+  base = base_dataset(dataset)
   table = (presets.CIFAR100_SIGMA if base == "cifar100"
            else presets.CIFAR10_SIGMA)
   if epsilon not in table:
-    raise ValueError(f"Table 1 has no sigma for epsilon={epsilon}.")
+    raise errors.BadInputError(f"Table 1 has no sigma for epsilon={epsilon}.")
   return table[epsilon]
 
 
@@ -335,7 +336,7 @@ def _calibrated_sigma(n, batch, steps, epsilon, delta):
 
 def _private_schedule(scale, dataset, n, batch, epsilon, delta):
   """(sigma, steps or None) for a private run."""
-  base = _base(dataset)
+  base = base_dataset(dataset)
   obs = scale.private_obs[base]
   if scale.private_epochs is None:
     sigma = _table1_sigma(dataset, epsilon)
@@ -352,9 +353,10 @@ def _private_schedule(scale, dataset, n, batch, epsilon, delta):
 def _tan_simulation(cfg: TrainConfig, n: int, k: int) -> TrainConfig:
   """``cfg`` at B/k and σ/k for ``cfg``'s own step count (TAN)."""
   if not isinstance(k, int) or k < 1:
-    raise ValueError(f"--tan_factor must be an integer >= 1; got {k!r}.")
+    raise errors.BadInputError(
+        f"--tan_factor must be an integer >= 1; got {k!r}.")
   if cfg.batch_size % k:
-    raise ValueError(
+    raise errors.BadInputError(
         f"--tan_factor={k} must divide the batch B={cfg.batch_size} (TAN "
         "keeps σ/B: B/k and σ/k exactly).")
   steps = cfg.steps or accounting.max_steps(
@@ -371,9 +373,11 @@ PRETRAINED_DATASETS = ("cifar100", "cifar100s", "celeb_a")
 
 
 def missing_pretrained(configs, scale: Scale) -> list:
-  """Datasets of ``configs`` that the paper fine-tunes from ImageNet but
-  that would train from scratch (paper scale only; smaller scales train
-  small models from scratch by design)."""
+  """Datasets the paper fine-tunes from ImageNet that would start cold.
+
+  Paper scale only: smaller scales train small models from scratch by
+  design.
+  """
   if scale.family != "paper":
     return []
   return sorted({c.dataset for c in configs
@@ -402,9 +406,10 @@ def make_config(dataset: str, epsilon: Optional[float], techniques,
       unchanged.
   """
   if dataset not in DATASETS:
-    raise ValueError(f"Unknown dataset {dataset!r}; choose from {DATASETS}.")
+    raise errors.UnknownNameError(
+        f"Unknown dataset {dataset!r}; choose from {DATASETS}.")
   techniques = parse_techniques(techniques)
-  base = _base(dataset)
+  base = base_dataset(dataset)
   private = epsilon is not None
   n = _train_size(scale, dataset) - (0 if private else scale.val_size)
   if private:

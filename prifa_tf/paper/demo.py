@@ -6,13 +6,11 @@ and scored for bias; a table of accuracy (COLOR|GRAY), MIA AUC, bias and
 the Harmonic Score, and a figure of the same.
 """
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps.spec import RunSpec
 
@@ -55,7 +53,7 @@ def _report(df, args, out_dir):
   files = exp.write_table(agg, out_dir, "demo",
                           f"Privacy, utility and fairness on CIFAR-10S "
                           f"({args.scale.name} scale)", md)
-  fig, axes = plt.subplots(1, 4, figsize=(12, 3.2))
+  fig, axes = figures.subplots(1, 4, figsize=(12, 3.2))
   x = np.arange(len(agg))
   labels = [f"{m}\n{d}" for d, m in zip(agg["dataset"], agg["model"])]
   for ax, (m, title) in zip(axes, PANELS):

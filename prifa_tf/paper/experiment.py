@@ -11,12 +11,14 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import pandas as pd
 
+from prifa_tf import errors
 from prifa_tf.paper import configs
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import provenance
 from prifa_tf.reporting import comparisons as comparisons_lib
 from prifa_tf.reporting import tables
 from prifa_tf.reporting.results import write_json_atomic
+from prifa_tf.training.config import base_dataset
 from prifa_tf.sweeps.spec import RunSpec
 from prifa_tf.training import presets
 
@@ -116,14 +118,14 @@ def config(args: Args, dataset, epsilon, techniques, seed, skew=0.95):
   """
   keys = [o.partition("=")[0].strip() for o in args.overrides]
   if "batch_size" in keys:
-    raise ValueError(
+    raise errors.BadInputError(
         "--set=batch_size would leave σ and the step count calibrated for "
         "the scale's batch: change the scale's instead, with --scale_set="
         f"FIELD=B for FIELD in {', '.join(_SCALE_BATCH_FIELDS)}.")
   sizes = [o for o, k in zip(args.overrides, keys) if k in _SCALE_SIZES]
   rest = [o for o, k in zip(args.overrides, keys) if k not in _SCALE_SIZES]
   scale = configs.scale_with(args.scale, sizes)
-  pretrained = args.pretrained if configs._base(dataset) in (  # pylint: disable=protected-access
+  pretrained = args.pretrained if base_dataset(dataset) in (
       "cifar100", "celeb_a") else None
   cfg = configs.make_config(dataset, epsilon, techniques, scale, seed,
                             skew=skew, pretrained=pretrained,
@@ -147,8 +149,9 @@ def save_figure(fig, out_dir: str, stem: str,
 
 def comparisons(df: pd.DataFrame, arm: str, a, b, metrics, by,
                 out_dir: str, stem: str):
-  """Paired tests of arm ``b`` against ``a`` across seeds, per group of
-  ``by``, for each (column, label) of ``metrics``.
+  """Paired tests of arm ``b`` against ``a`` across seeds.
+
+  Per group of ``by``, for each (column, label) of ``metrics``.
 
   Returns (markdown section, files): ``<stem>_comparisons.csv`` holds every
   figure; the section states a difference only where the test supports it
@@ -183,8 +186,11 @@ def comparisons(df: pd.DataFrame, arm: str, a, b, metrics, by,
 
 def write_table(df: pd.DataFrame, out_dir: str, stem: str, title: str,
                 md: str) -> List[str]:
-  """``stem.csv`` (every column), ``stem.md`` (the shaped table, with a
-  provenance footnote) and ``provenance.json`` (who made them, how)."""
+  """Writes ``stem.csv``, ``stem.md`` and ``provenance.json``.
+
+  The CSV holds every column, the Markdown the shaped table with a
+  provenance footnote, and the JSON who made them and how.
+  """
   csv_path = os.path.join(out_dir, f"{stem}.csv")
   md_path = os.path.join(out_dir, f"{stem}.md")
   record = provenance.collect()

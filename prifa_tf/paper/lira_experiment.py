@@ -6,7 +6,8 @@ one candidate pool (the run's training set); they share the data subset
 with the others as its shadows (leave-one-out), so the keep matrix is drawn
 entry by entry (``lira.independent_keep``), not balanced as in Carlini et
 al.'s code: with a balanced matrix the others' in/out counts would give
-away the target's membership (docs/sharp_edges.md#lira-keep-matrix). A candidate that
+away the target's membership (docs/sharp_edges.md#lira-keep-matrix). A
+candidate that
 no reference holds out (or, online, none holds in) is left unscored; the
 tables give the scored share. ``lira.md`` reports the median and std over
 targets of LiRA online/offline and of the threshold attack on the same
@@ -25,10 +26,13 @@ gives that share, and "–" where it is none (k = 1 online).
 
 import dataclasses
 import os
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn import metrics as skm
 
+from prifa_tf import errors
 from prifa_tf.attacks import lira
 from prifa_tf.attacks import rmia
 from prifa_tf.data import subsets
@@ -36,6 +40,7 @@ from prifa_tf.data import tfds_loader
 from prifa_tf.evaluation import lira_risk
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps import runner
 from prifa_tf.sweeps.spec import RunSpec
@@ -48,6 +53,37 @@ POPULATION = 2000  # Population samples z (held-out non-members) at most.
 # the 2,000-image pool, K=4), not the smoke scale's 4 epochs: LiRA needs
 # models that fit their training data. ``--set=steps=N`` overrides it.
 SMOKE_NONPRIVATE_STEPS = 500
+
+
+
+@dataclasses.dataclass
+class Curve:
+  """One ROC curve: membership labels and attack scores (NaN: unscored)."""
+  name: str
+  is_member: np.ndarray
+  scores: np.ndarray
+
+
+def plot_roc(curves: Sequence[Curve], path: str, title: str) -> None:
+  """Log-log ROC curves (the low-FPR regime is what matters)."""
+  fig, ax = figures.subplots(figsize=(4.6, 4.4))
+  for c in curves:
+    ok = np.isfinite(c.scores)
+    fpr, tpr, _ = skm.roc_curve(c.is_member[ok], c.scores[ok])
+    auc = skm.roc_auc_score(c.is_member[ok], c.scores[ok])
+    ax.plot(np.maximum(fpr, 1e-5), np.maximum(tpr, 1e-5),
+            label=f"{c.name} (AUC {auc:.3f})")
+  ax.plot([1e-5, 1], [1e-5, 1], "k:", lw=0.8)
+  ax.set_xscale("log")
+  ax.set_yscale("log")
+  ax.set_xlim(1e-4, 1)
+  ax.set_ylim(1e-4, 1)
+  ax.set_xlabel("false positive rate")
+  ax.set_ylabel("true positive rate")
+  ax.set_title(title, fontsize=9)
+  figures.legend_outside(ax)
+  out_dir, name = os.path.split(path)
+  figures.save(fig, out_dir, os.path.splitext(name)[0])
 
 
 def _pool(cfg, data_dir):
@@ -72,7 +108,7 @@ def _specs(args):
   out = []
   models = args.num_models or NUM_MODELS[args.scale.family]
   if models < 4:
-    raise ValueError(f"LiRA needs at least 4 models; got {models}.")
+    raise errors.BadInputError(f"LiRA needs at least 4 models; got {models}.")
   for dataset in LIRA.datasets(args):
     for eps in args.privacies():
       base = _base_config(args, dataset, eps)
@@ -133,11 +169,11 @@ def _report(df, args, out_dir):
         for k, v in lira.metrics(member, sc).items():
           row[f"{label}_{k}"] = v
         if t == 0:
-          per_target.append(lira.Curve(label, member, sc))
+          per_target.append(Curve(label, member, sc))
       rows.append(row)
     tag = f"{dataset}_{exp.privacy_name(8.0 if private else None)}"
     path = os.path.join(out_dir, f"lira_roc_{tag}.png")
-    lira.plot_roc(per_target, path, f"LiRA vs threshold, {tag} (target 0, "
+    plot_roc(per_target, path, f"LiRA vs threshold, {tag} (target 0, "
                   f"{len(names) - 1} shadows)")
     files += [path, path[:-4] + ".pdf"]
     scores0 = pd.DataFrame({"id": ids, "member_of_target0": keep[0],
@@ -193,8 +229,10 @@ def _population_probs(names, out_dir, cfg, data_dir, seed):
 
 
 def _lira(stats, keep, models, online, offline_test="one_sided"):
-  """LiRA scores of models[0] against models[1:] (NaN where a candidate
-  lacks the in/out references LiRA needs)."""
+  """LiRA scores of models[0] against models[1:].
+
+  NaN where a candidate lacks the in/out references LiRA needs.
+  """
   # Per-example variances from 16 models on, as in lira.md.
   return lira.scores(stats[models], keep[models], 0, online=online,
                      fix_variance=len(models) < 16,
@@ -256,7 +294,8 @@ def _reference_table(df, out_dir):
          "calibrated on two non-target models. LiRA scores a candidate "
          "only if some reference trained on it and some did not (online) or "
          "some did not (offline; one-sided as in Carlini et al.'s Algorithm 1, "
-         "two-sided as in their code and TF-Privacy); `scored` is the share of candidates scored "
+         "two-sided as in their code and TF-Privacy); `scored` is the share "
+         "of candidates scored "
          "(the keep matrix is drawn entry by entry, so which are scored does "
          "not depend on the target's membership), and \"–\" means none. At n "
          "non-members a TPR at FPR below 1/n is read at FPR 0.\n")

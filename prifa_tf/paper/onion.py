@@ -12,11 +12,9 @@ removed ids are saved in its workdir (``removed_ids.json``).
 
 import dataclasses
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
+from prifa_tf import errors
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
 from prifa_tf.reporting import figures
@@ -32,7 +30,7 @@ def _shadows(args, target_name, cfg, layer_labels):
   """LiRA shadow runs of one layer (same recipe, other seeds, no canaries)."""
   n = args.num_models or DEFAULT_SHADOWS[args.scale.family]
   if n < 2 or n % 2:
-    raise ValueError(f"--num_models must be even and >= 2; got {n}.")
+    raise errors.BadInputError(f"--num_models must be even and >= 2; got {n}.")
   out = []
   for m in range(n):
     shadow_cfg = dataclasses.replace(
@@ -50,7 +48,8 @@ def _specs(args):
   remove = args.remove_top or DEFAULT_REMOVE[args.scale.family]
   attacks = tuple(dict.fromkeys(tuple(args.attacks) + ("mlp",)))
   if args.onion_risk not in RISK_COLUMNS:
-    raise ValueError(f"--onion_risk must be one of {sorted(RISK_COLUMNS)}.")
+    raise errors.BadInputError(
+        f"--onion_risk must be one of {sorted(RISK_COLUMNS)}.")
   lira_ranked = args.onion_risk == "lira"
   out = []
   for dataset in ONION.datasets(args):
@@ -109,7 +108,7 @@ def _report(df, args, out_dir):
                           "Onion effect (Figures 5, 6, 9)", md)
   panels = [("test_accuracy", "accuracy"), ("auc_used_for_hs", "MIA AUC"),
             ("skew_bias", "bias (Eq. 1)"), ("harmonic_score", "HS")]
-  fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
+  fig, axes = figures.subplots(1, 4, figsize=(15, 3.4))
   arms = agg.groupby(["dataset", "private"], sort=False)
   step = max(float(np.diff(sorted(set(agg["removed"]))).min(initial=1.0))
              if agg["removed"].nunique() > 1 else 1.0, 1.0)

@@ -1,5 +1,7 @@
-"""Table 4 (DP-SGD vs DP-SAT over epsilon) and Table 6 / Figures 3, 4, 8
-(privacy budget x training-data bias).
+"""Table 4 and Table 6 with Figures 3, 4 and 8.
+
+Table 4 is DP-SGD vs DP-SAT over epsilon; Table 6 and its figures are the
+privacy budget x training-data bias.
 
 Both train with every generalization technique. Table 4 compares DP-SGD
 (all but SAT) with DP-SAT (all) at epsilon 1, 2, 4, 8 on CIFAR-10/100 and
@@ -7,9 +9,6 @@ prints the paper's numbers beside ours. Table 6 crosses epsilon 1, 2, 4, 8
 and non-private with a 95% and a 75% skew on CIFAR-10S/100S.
 """
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 import numpy as np
 
 from prifa_tf.paper import configs
@@ -74,9 +73,9 @@ def _table4_report(df, args, out_dir):
   md += section
   files = extra + exp.write_table(agg, out_dir, "table4",
                                   "DP-SGD vs DP-SAT (Table 4)", md)
-  fig, axes = plt.subplots(1, max(1, agg["dataset"].nunique()),
-                           figsize=(5 * max(1, agg["dataset"].nunique()), 3.6),
-                           squeeze=False)
+  panels = max(1, agg["dataset"].nunique())
+  fig, axes = figures.subplots(1, panels, figsize=(5 * panels, 3.6),
+                               squeeze=False)
   for ax, (dataset, g) in zip(axes[0], agg.groupby("dataset", sort=False)):
     for k, (opt, h) in enumerate(g.groupby("optimizer", sort=False)):
       # Arms side by side at each ε (x offset on the log axis, own marker)
@@ -152,7 +151,7 @@ def _table6_report(df, args, out_dir):
   for dataset, g in agg.groupby("dataset", sort=False):
     order = list(dict.fromkeys(g["budget"]))
     x = np.arange(len(order))
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
+    fig, axes = figures.subplots(1, 4, figsize=(15, 3.4))
     skews = list(dict.fromkeys(g["skew"]))
     for k, (skew, h) in enumerate(g.groupby("skew", sort=False)):
       h = h.set_index("budget").reindex(order)

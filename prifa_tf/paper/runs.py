@@ -25,22 +25,20 @@ from typing import Callable, Dict, Optional
 import numpy as np
 
 from prifa_tf import attacks
+from prifa_tf import errors
 from prifa_tf.data import tfds_loader
 from prifa_tf.evaluation import lira_risk
 from prifa_tf.evaluation import mia_monitor
 from prifa_tf.evaluation import run_evaluation
-from prifa_tf.privacy import accounting
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.sweeps import runner
 from prifa_tf.sweeps import spec as spec_lib
 from prifa_tf.training import trainer as trainer_lib
 
 REMOVED_FILE = "removed_ids.json"
-FULL_TRAIN_SIZES = {"cifar10": 50_000, "cifar100": 50_000,
-                    "celeb_a": 162_770}
 
 
-class ParentError(runner.SweepError):
+class ParentError(errors.SweepError):
   """A parent run lacks what a dependant needs."""
 
 
@@ -64,13 +62,9 @@ def estimate_cost(spec: spec_lib.RunSpec) -> Dict[str, float]:
   stopping may stop sooner: their figure is an upper bound.
   """
   cfg = spec.config
-  n = cfg.train_subset or FULL_TRAIN_SIZES[cfg.base_dataset]
+  n = cfg.train_subset or tfds_loader.SPLIT_SIZES[cfg.base_dataset]["train"]
   n -= cfg.val_size
-  steps = cfg.steps
-  if cfg.private and cfg.target_epsilon is not None and cfg.tan_factor == 1:
-    limit = accounting.max_steps(n, cfg.batch_size, cfg.noise_multiplier,
-                                 cfg.target_epsilon, cfg.delta)
-    steps = min(steps, limit) if steps else limit
+  steps = trainer_lib.plan_steps(cfg, n).total_steps
   passes = 2 if (cfg.sharpness_rho and not cfg.private) else 1  # SAM.
   grads = steps * cfg.batch_size * max(cfg.augmult, 1) * passes
   units = grads * relative_cost(cfg.model, cfg.image_size)
@@ -187,8 +181,13 @@ class PaperTask:
   def is_finished(self, out_dir: str, spec: spec_lib.RunSpec) -> bool:
     return is_finished(out_dir, spec)
 
-  def cost(self, spec: spec_lib.RunSpec) -> Dict[str, float]:
-    return estimate_cost(spec)
+  cost_unit = "WRN-16-4 gradients"
+
+  def cost(self, spec: spec_lib.RunSpec) -> Dict[str, object]:
+    cost = estimate_cost(spec)
+    return {**cost, "units": cost["wrn16_4_units"],
+            "detail": f"{cost['steps']} steps, {cost['view_gradients']:.3g} "
+                      "example-view gradients"}
 
   def run(self, out_dir: str, spec: spec_lib.RunSpec,
           log: Callable[[str], None]) -> None:

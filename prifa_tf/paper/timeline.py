@@ -10,14 +10,11 @@ accuracy) and overfitting (lowest test loss) points are marked.
 
 import os
 
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
+from prifa_tf.data import tfds_loader
 from prifa_tf.evaluation import mia_monitor
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
-from prifa_tf.paper import runs
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.reporting import tables
@@ -46,7 +43,8 @@ def _specs(args):
           cfg = exp.config(args, dataset, eps, techniques, seed)
           # Non-private arms train past the early-stopping point to show it.
           cfg.early_stopping_patience = 0
-          n = (cfg.train_subset or runs.FULL_TRAIN_SIZES[cfg.base_dataset])
+          n = (cfg.train_subset
+               or tfds_loader.SPLIT_SIZES[cfg.base_dataset]["train"])
           out.append(RunSpec(
               name=f"{dataset}/{exp.privacy_name(eps)}/{arm}/seed{seed}",
               config=cfg.validate(),
@@ -76,8 +74,9 @@ def _report(df, args, out_dir):
                            md)
   for (dataset, seed), g in arm_runs.groupby(["dataset", "seed"], sort=False):
     panels = list(g.itertuples())
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.0),
-                             squeeze=False)
+    fig, axes = figures.subplots(1, len(panels),
+                                 figsize=(4.6 * len(panels), 4.0),
+                                 squeeze=False)
     for ax, row in zip(axes[0], panels):
       path = os.path.join(runner.run_dir(out_dir, row.run),
                           mia_monitor.HISTORY_FILE)

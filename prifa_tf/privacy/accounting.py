@@ -126,7 +126,8 @@ def min_noise_multiplier(n, batch_size, steps, target_epsilon, delta,
   """Smallest sigma reaching ``target_epsilon`` after ``steps`` steps."""
   if steps <= 0:
     raise ValueError("steps must be positive.")
-  make = (lambda: _accountant(accountant))
+  def make():
+    return _accountant(accountant)
   sigma = dp_accounting.calibrate_dp_mechanism(
       make, lambda s: _event(batch_size / n, s, steps), target_epsilon, delta,
       bracket_interval=dp_accounting.ExplicitBracketInterval(1e-2, 1e3),

@@ -62,14 +62,50 @@ def add_gaussian_noise(summed_grads, l2_norm_clip, noise_multiplier, seed):
           for i, g in enumerate(summed_grads)]
 
 
+def privatize_sum(sums, l2_norm_clip, noise_multiplier, denominator,
+                  draws, seed=None, noise=None):
+  """The one release of a logical batch: noise the clipped sum once, scale.
+
+  Both training paths release through here: the Trainer's
+  ``GradientEngine`` and the DP-Keras optimizers. The sum must already hold
+  every clipped per-example gradient of the logical batch (all physical
+  batches, all replicas); this adds ``N(0, (σC)²)`` to it once, divides by
+  ``denominator`` and counts the draw.
+
+  Args:
+    sums: list of tensors, the accumulated clipped sums (not modified).
+    l2_norm_clip: C.
+    noise_multiplier: σ (0: no noise, e.g. an equivalence test).
+    denominator: the expected logical batch B under Poisson sampling (the
+      realised count would depend on the data), else the examples the
+      batch held; a scalar or a tensor.
+    draws: a counter variable, incremented by one: the number of releases
+      is what the accountant composes.
+    seed: int tensor [2] of this step's stateless noise (``step_seed``).
+    noise: instead of ``seed``, noise drawn outside the graph (the secure
+      CSPRNG), one array per sum with std σC.
+
+  Returns:
+    The released gradients, ``(sums + noise) / denominator``.
+  """
+  if (seed is None) == (noise is None):
+    raise ValueError("give exactly one of seed and noise.")
+  if noise is None:
+    noised = add_gaussian_noise(sums, l2_norm_clip, noise_multiplier, seed)
+  else:
+    noised = [s + tf.cast(z, s.dtype) for s, z in zip(sums, noise)]
+  draws.assign_add(1)
+  return [g / tf.cast(denominator, g.dtype) for g in noised]
+
+
 def _urandom_uniform(n: int) -> np.ndarray:
-  """n floats uniform in (0, 1), 53 random bits each, from os.urandom."""
+  """N floats uniform in (0, 1), 53 random bits each, from os.urandom."""
   bits = np.frombuffer(os.urandom(8 * n), dtype=np.uint64) >> np.uint64(11)
   return (bits.astype(np.float64) + 0.5) / float(1 << 53)
 
 
 def _urandom_normal(n: int) -> np.ndarray:
-  """n standard normals by Box-Muller on CSPRNG uniforms (float64)."""
+  """N standard normals by Box-Muller on CSPRNG uniforms (float64)."""
   half = (n + 1) // 2
   u1, u2 = _urandom_uniform(half), _urandom_uniform(half)
   radius = np.sqrt(-2.0 * np.log(u1))

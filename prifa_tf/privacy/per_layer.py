@@ -57,6 +57,7 @@ import tensorflow as tf
 from tensorflow_privacy.privacy.fast_gradient_clipping import (
     gradient_clipping_utils)
 
+from prifa_tf.errors import UnsupportedLayerError
 from prifa_tf.models import group_norm
 from prifa_tf.models import ws_conv
 from prifa_tf.privacy import clipping
@@ -78,10 +79,6 @@ _MAX_UNSTACKED = 64
 # Cost model of the Gram methods: one float copied by an elementwise op
 # costs about this many multiply-adds (estimated from CPU profiles).
 _PASS_COST = 8
-
-
-class UnsupportedLayerError(ValueError):
-  """A trainable layer has no per-layer clipping rule."""
 
 
 def _per_example(t, n):
@@ -190,9 +187,10 @@ class _Conv:
 
   @staticmethod
   def _ws_stats_from_outputs(layer, a, views):
-    """Whether an instantiated WS layer takes its projection's statistics
-    (each channel's gradient sum and component along u) from output-sized
-    tensors rather than from the per-example kernel gradients.
+    """Whether an instantiated WS layer takes its statistics from outputs.
+
+    The statistics are each channel's gradient sum and component along u,
+    from output-sized tensors rather than the per-example kernel gradients.
 
     Either way costs a few elementwise passes, over the outputs (positions
     x cout per example) or over the kernel gradients (k x cout): the
@@ -204,9 +202,10 @@ class _Conv:
   @staticmethod
   def forward(layer, a, views, mode):
     ghost = _Conv._use_ghost(layer, a, views, mode)
-    conv = lambda kernel: tf.nn.conv2d(  # pylint: disable=g-long-lambda
-        a, kernel, [1, *layer.strides, 1], layer.padding.upper(),
-        dilations=list(layer.dilation_rate))
+    def conv(kernel):
+      return tf.nn.conv2d(a, kernel, [1, *layer.strides, 1],
+                          layer.padding.upper(),
+                          dilations=list(layer.dilation_rate))
     t = ws = None
     if isinstance(layer, ws_conv.WSConv2D):
       ws = _Standardization(layer.kernel)
@@ -276,8 +275,10 @@ class _Conv:
         self.layer.padding.upper(), dilations=[1, *self.layer.dilation_rate, 1])
 
   def _instantiate(self, a, g):
-    """Per-example kernel gradients [n, kh, kw, cin, cout] (see
-    INSTANTIATE_MODES for the routes)."""
+    """Per-example kernel gradients [n, kh, kw, cin, cout].
+
+    See INSTANTIATE_MODES for the routes.
+    """
     if instantiation_route(self.n, self.instantiate) == "unstacked":
       rows = self.views
       return tf.stack([
@@ -391,7 +392,7 @@ class _Conv:
     return tf.reshape(s, [self.n, -1])
 
   def _kernel_grad_sums(self, gz):
-    """sum over (kh, kw, cin) of each example's kernel gradient, [n, cout].
+    """Sum over (kh, kw, cin) of each example's kernel gradient, [n, cout].
 
     The kernel gradient is sum_p patch_p g_p^T, so its sum over a channel
     is sum_p (sum of patch_p) g_pc: no kernel-sized tensor is read.
@@ -483,7 +484,8 @@ class _GroupNorm(_Dense):
     if layer.center:
       offset += tf.reshape(layer.beta, [groups, -1])
     y = tf.reshape(grouped * scale + offset, shape)
-    stats = lambda t: tf.reshape(t, [-1, groups, 1])  # pylint: disable=g-long-lambda
+    def stats(t):
+      return tf.reshape(t, [-1, groups, 1])  # pylint: disable=g-long-lambda
     return y, (stats(mean), stats(inv))
 
   def __init__(self, layer, a, aux, g, n, views, instantiate):  # pylint: disable=super-init-not-called
@@ -495,8 +497,8 @@ class _GroupNorm(_Dense):
     if layer.scale:
       mean, inv = aux                                          # [rows, G, 1]
       g_x = tf.reduce_sum(g * a, axis=spatial)
-      grouped = lambda t: tf.reshape(t, [-1, layer.groups,  # pylint: disable=g-long-lambda
-                                         t.shape[-1] // layer.groups])
+      def grouped(t):
+        return tf.reshape(t, [-1, layer.groups, t.shape[-1] // layer.groups])
       dgamma = tf.reshape(inv * (grouped(g_x) - mean * grouped(g_sum)),
                           tf.shape(g_x))
       self.grads[layer.gamma.ref()] = tf.reduce_sum(
@@ -552,8 +554,7 @@ def _leaf_layers(model):
 
 
 def unsupported_layers(model):
-  """Trainable layers this strategy cannot handle, described (empty if none).
-  """
+  """Trainable layers this strategy cannot handle, described (empty if none)."""
   if not gradient_clipping_utils.has_internal_compute_graph(model):
     return [f"{model.name} (not a functional Keras model)"]
   bad = []

@@ -19,10 +19,10 @@ be harmless on this stack:
 Errors are never silenced. absl's own switch brings everything back:
 ``--verbosity=0`` (or ``-v 0``; higher is more) on any binary.
 
-``guarded`` wraps a binary's ``main``: an unexpected exception becomes one
-line saying what failed and where its traceback went (the run's
-``error.txt``), and exit status 1; bad input stays the binary's own
-``error: ...`` line and status 2.
+``run_main`` runs a binary's ``main``: bad input (``errors.BadInputError``,
+a bad flag or argument) is one ``error: ...`` line and exit status 2, a
+failed privacy audit status 3, and anything else one line saying what
+failed and where its traceback went (the run's ``error.txt``), status 1.
 """
 
 import logging
@@ -32,6 +32,8 @@ import tempfile
 import traceback
 from typing import Callable, Optional
 import warnings
+
+from prifa_tf import errors
 
 # Flags that mean "the user asked for verbosity" (absl's own switch).
 _LOUD_FLAGS = ("--verbosity", "-v", "--v")
@@ -76,8 +78,11 @@ ERROR_FILE = "error.txt"
 
 
 def first_line(error: BaseException, limit: int = 300) -> str:
-  """The informative line of an exception's message (TF's graph trace
-  header and file lines skipped), at most ``limit`` characters."""
+  """The informative line of an exception's message.
+
+  TF's graph trace header and file lines are skipped; at most ``limit``
+  characters.
+  """
   text = str(error).strip().splitlines()
   line = text[0] if text else ""
   # TF errors put the useful op message after the graph trace header.
@@ -122,23 +127,69 @@ def report_crash(error: BaseException, directory: Optional[str],
   return (f"error: {type(error).__name__}: {first_line(error)}\n"
           f"  This is a bug or an environment problem, not bad input. The "
           f"full traceback is in {path}" +
-          ("" if verbose else "; add --verbosity=0 to see it here") +
-          ". Re-running the same command resumes from the last checkpoint.")
+          ("" if verbose else "; add --verbosity=0 to see it here") + "." +
+          (" Re-running the same command resumes where it stopped."
+           if directory else ""))
 
 
 def guarded(main: Callable[[list], int],
             directory: Callable[[], Optional[str]]) -> Callable[[list], int]:
-  """``main`` that turns an unexpected exception into one clear line.
+  """``main`` with every exception turned into its exit status.
 
-  Bad input is ``main``'s own business (it prints ``error: ...`` and
-  returns 2); anything else it raises is reported by ``report_crash`` and
-  exits 1. KeyboardInterrupt and SystemExit pass through.
+  - ``errors.BadInputError`` and absl's ``UsageError`` (a missing or
+    unexpected argument): one ``error: ...`` line, status 2;
+  - ``errors.AuditFailure``: its message, status 3;
+  - anything else, including a ``ValueError`` that is not bad input: one
+    line from ``report_crash`` (the traceback goes to ``directory()``'s
+    ``error.txt``), status 1.
+
+  KeyboardInterrupt and SystemExit pass through.
   """
   def wrapped(argv):
     try:
       return main(argv)
     except Exception as e:  # pylint: disable=broad-except
-      print(report_crash(e, directory(), verbose_requested()),
-            file=sys.stderr)
-      return 1
+      status = errors.exit_status(e)
+      if status == errors.EXIT_AUDIT_FAILURE:
+        print(str(e), file=sys.stderr)
+      elif status == errors.EXIT_BAD_INPUT or _is_usage_error(e):
+        print(f"error: {e}", file=sys.stderr)
+        return errors.EXIT_BAD_INPUT
+      else:
+        print(report_crash(e, directory(), verbose_requested()),
+              file=sys.stderr)
+      return status
   return wrapped
+
+
+def _is_usage_error(error: BaseException) -> bool:
+  from absl import app  # pylint: disable=g-import-not-at-top
+  return isinstance(error, app.UsageError)
+
+
+def parse_flags(argv):
+  """Parses absl flags, with a bad flag as bad input (status 2).
+
+  absl itself prints "FATAL Flags parsing error" and exits 1 on an unknown
+  flag or a value a flag refuses.
+  """
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    print(f"error: {e}\n  Pass --helpfull to list the flags.",
+          file=sys.stderr)
+    sys.exit(errors.EXIT_BAD_INPUT)
+
+
+def run_main(main: Callable[[list], int],
+             directory: Callable[[], Optional[str]] = lambda: None) -> None:
+  """Runs an absl binary's ``main`` and exits with its status.
+
+  Flags are parsed by ``parse_flags`` and exceptions mapped by
+  ``guarded``: 0 done, 1 a crash (traceback in ``directory()``'s
+  ``error.txt``), 2 bad input, 3 a failed privacy audit.
+  """
+  from absl import app  # pylint: disable=g-import-not-at-top
+  wrapped = guarded(main, directory)
+  app.run(lambda argv: sys.exit(wrapped(argv)), flags_parser=parse_flags)

@@ -11,18 +11,31 @@ a data point. The tests run ``problems`` on every figure the toolkit saves.
 import os
 from typing import Dict, List, Optional
 
-import matplotlib
-matplotlib.use("Agg")
-from matplotlib import collections as mcollections  # pylint: disable=g-import-not-at-top
-from matplotlib import container as mcontainer  # pylint: disable=g-import-not-at-top
-from matplotlib import patches as mpatches  # pylint: disable=g-import-not-at-top
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-import numpy as np  # pylint: disable=g-import-not-at-top
+from matplotlib import collections as mcollections
+from matplotlib import container as mcontainer
+from matplotlib import figure as mfigure
+from matplotlib import patches as mpatches
+import numpy as np
+
+_FIGURE_KWARGS = ("figsize", "dpi", "layout", "constrained_layout")
+
+
+def subplots(*args, **kwargs):
+  """``plt.subplots`` without pyplot: ``(figure, axes)``.
+
+  The figure is a plain ``matplotlib.figure.Figure``: it joins no pyplot
+  state and needs no GUI backend, so plotting works the same in a
+  notebook, a headless worker or a thread, and no module has to switch
+  matplotlib's backend. ``save`` writes it.
+  """
+  fig = mfigure.Figure(**{k: kwargs.pop(k) for k in _FIGURE_KWARGS
+                          if k in kwargs})
+  return fig, fig.subplots(*args, **kwargs)
 
 
 def save(fig, out_dir: str, stem: str,
          title: Optional[str] = None) -> List[str]:
-  """Titles, lays out and saves ``stem``.png/.pdf; closes the figure."""
+  """Titles, lays out and saves ``stem``.png/.pdf."""
   if title:
     fig.suptitle(title)
   fig.tight_layout()
@@ -33,7 +46,6 @@ def save(fig, out_dir: str, stem: str,
     fig.savefig(tmp, dpi=130, bbox_inches="tight")
     os.replace(tmp, path)
     paths.append(path)
-  plt.close(fig)
   return paths
 
 
@@ -49,9 +61,13 @@ def _labelled(artist) -> bool:
 
 
 def _data_lines(ax):
-  """Lines that are data: labelled lines, and the data line of each
-  labelled error-bar series (matplotlib labels its container, not it)."""
-  lines = [l for l in ax.get_lines() if _labelled(l) and l.get_visible()]
+  """Lines that are data.
+
+  Labelled lines, and the data line of each labelled error-bar series
+  (matplotlib labels its container, not it).
+  """
+  lines = [line for line in ax.get_lines()
+           if _labelled(line) and line.get_visible()]
   for c in ax.containers:
     if isinstance(c, mcontainer.ErrorbarContainer) and _labelled(c):
       if c.lines[0] is not None:
@@ -100,7 +116,7 @@ def series(fig) -> Dict[str, List[str]]:
   """{axes title: labels of its data series} (lines, scatters, bars)."""
   out = {}
   for k, ax in enumerate(fig.axes):
-    labels = [_label(l, ax) for l in _data_lines(ax)]
+    labels = [_label(line, ax) for line in _data_lines(ax)]
     labels += [str(c.get_label()) for c in ax.collections
                if _labelled(c) and np.asarray(
                    getattr(c, "get_offsets", lambda: [])()).size]

@@ -78,8 +78,11 @@ class StepClock:
     return time.time() - self.begin
 
   def eta(self, done: int) -> Optional[float]:
-    """Seconds left: remaining steps at the wall time per step since the
-    first (evaluations amortised); None before two steps."""
+    """Seconds left, or None before two steps.
+
+    The remaining steps at the wall time per step since the first
+    (evaluations amortised).
+    """
     if self._first_done is None or not self._steps_after_first:
       return None
     per_step = (time.time() - self._first_done) / self._steps_after_first

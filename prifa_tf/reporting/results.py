@@ -4,6 +4,7 @@ import json
 import math
 import os
 import tempfile
+from prifa_tf.errors import ResultFileError
 
 
 def _clean(obj):
@@ -40,10 +41,6 @@ def write_json_atomic(path: str, payload) -> None:
     raise
 
 
-class ResultFileError(ValueError):
-  """A result file exists but cannot be read as JSON."""
-
-
 def nearest_existing(path: str) -> str:
   """``path`` (absolute) or its closest ancestor that exists."""
   probe = os.path.abspath(path)
@@ -53,8 +50,10 @@ def nearest_existing(path: str) -> str:
 
 
 def is_writable(directory: str) -> bool:
-  """Whether a file can really be created in ``directory`` (probed: for
-  root, permission bits alone do not tell)."""
+  """Whether a file can really be created in ``directory``.
+
+  Probed: for root, permission bits alone do not tell.
+  """
   try:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp_probe_")
   except OSError:

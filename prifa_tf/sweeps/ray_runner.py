@@ -32,17 +32,16 @@ import time
 import traceback
 from typing import Callable, Dict, Optional, Sequence
 
-from prifa_tf.sweeps import runner
+from prifa_tf.errors import RayUnavailable
+from prifa_tf.sweeps import records
 from prifa_tf.sweeps import spec as spec_lib
 
 
-class RayUnavailable(RuntimeError):
-  """Ray is not installed, or the cluster cannot be reached."""
-
-
 def check_reachable(address: Optional[str], timeout: float = 10.0) -> None:
-  """Fails fast (Ray itself retries for minutes) when HOST:PORT does not
-  answer. "auto" and None are left to Ray."""
+  """Fails fast when HOST:PORT does not answer.
+
+  Ray itself retries for minutes. "auto" and None are left to Ray.
+  """
   if not address or address in ("auto", "local"):
     return
   host, _, port = address.rpartition(":")
@@ -61,11 +60,13 @@ def check_reachable(address: Optional[str], timeout: float = 10.0) -> None:
 
 
 def local_auth_env() -> None:
-  """A fresh random token for a Ray this process starts (Ray 2.60
-  authenticates every connection with a token; without one in the
-  environment it writes one to ~/.ray, which may be read-only or shared).
+  """A fresh random token for a Ray this process starts.
+
+  Ray 2.60 authenticates every connection with a token; without one in the
+  environment it writes one to ~/.ray, which may be read-only or shared.
   Takes effect only before ``ray`` is imported, and never overrides a
-  token the user set."""
+  token the user set.
+  """
   if "ray" in sys.modules or os.environ.get("RAY_AUTH_TOKEN"):
     return
   os.environ["RAY_AUTH_MODE"] = "token"
@@ -73,8 +74,11 @@ def local_auth_env() -> None:
 
 
 def worker_env(num_cpus: float, num_gpus: float) -> dict:
-  """Environment of a run's worker: quiet TensorFlow and, on CPU, thread
-  pools the size of the run's CPU share (TensorFlow reads these at start)."""
+  """Environment of a run's worker.
+
+  Quiet TensorFlow and, on CPU, thread pools the size of the run's CPU
+  share (TensorFlow reads these at start).
+  """
   env = {"TF_CPP_MIN_LOG_LEVEL": "2"}
   if not num_gpus:
     threads = str(max(1, int(num_cpus)))
@@ -98,19 +102,22 @@ def _open_session(task):
 
 
 def _execute(out_dir, spec, task, *parents):
-  """Body of one run's task. Returns a status record and never raises, so
-  Ray retries a run only when its worker dies, not when the run fails."""
+  """Body of one run's task.
+
+  Returns a status record and never raises, so Ray retries a run only
+  when its worker dies, not when the run fails.
+  """
   failed = [p for p in parents if p.get("status") in ("failed", "skipped")]
   if failed:
     return {"name": spec.name, "status": "skipped",
             "reason": f"parent {failed[0]['name']} {failed[0]['status']}"}
   t0 = time.time()
-  log = runner.prefixed(lambda m: print(m, flush=True), spec.name)
+  log = records.prefixed(lambda m: print(m, flush=True), spec.name)
   try:
     _open_session(task)
     task.run(out_dir, spec, log)
   except Exception as e:  # pylint: disable=broad-except
-    record = runner.failed_record(out_dir, spec.name, e)
+    record = records.failed_record(out_dir, spec.name, e)
     print(traceback.format_exc(), flush=True)
     return {"name": spec.name, **record}
   return {"name": spec.name, "status": "done",
@@ -160,7 +167,7 @@ def run(out_dir: str, specs: Sequence[spec_lib.RunSpec], task, status: Dict,
         runtime_env={"env_vars": worker_env(num_cpus, num_gpus)})
     refs, names = {}, {}
     for spec in specs:
-      if runner.skip_finished(out_dir, spec, task, status, log, spec.name):
+      if records.skip_finished(out_dir, spec, task, status, log, spec.name):
         continue
       parents = [refs[p] for p in spec.parents if p in refs]
       ref = remote.options(name=f"run:{spec.name}", **resources).remote(

@@ -32,22 +32,19 @@ import socket
 import time
 from typing import Callable, Dict, Optional, Protocol, Sequence
 
-from prifa_tf.reporting import console
+from prifa_tf import errors
 from prifa_tf.reporting import progress
 from prifa_tf.reporting import results as results_lib
+from prifa_tf.sweeps import ray_runner
 from prifa_tf.sweeps import spec as spec_lib
+from prifa_tf.sweeps.records import failed_record
+from prifa_tf.sweeps.records import prefixed
+from prifa_tf.sweeps.records import run_dir
+from prifa_tf.sweeps.records import skip_finished
 
 STATUS_FILE = "sweep.json"
 LOCK_FILE = "sweep.lock"
 EXECUTORS = ("local", "ray")
-
-
-class SweepError(RuntimeError):
-  """A run cannot start: a parent lacks what it needs."""
-
-
-class SweepLocked(RuntimeError):
-  """Another driver is running this sweep."""
 
 
 class Task(Protocol):
@@ -59,16 +56,20 @@ class Task(Protocol):
   def is_finished(self, out_dir: str, spec: spec_lib.RunSpec) -> bool:
     """Whether the run's results exist for this very spec."""
 
-  def cost(self, spec: spec_lib.RunSpec) -> Dict[str, float]:
-    """Estimated cost (dry runs): at least ``wrn16_4_units``."""
+  cost_unit: str
+  """What ``cost``'s ``units`` count, e.g. "gradients" (dry runs divide
+  them by a throughput in ``cost_unit`` per second)."""
+
+  def cost(self, spec: spec_lib.RunSpec) -> Dict[str, object]:
+    """Estimated cost, for dry runs.
+
+    ``units`` (a float), optionally a one-line ``detail`` to print, and any
+    other figures to record.
+    """
 
   def run(self, out_dir: str, spec: spec_lib.RunSpec,
           log: Callable[[str], None]) -> None:
     """Runs (or resumes) the run in ``run_dir(out_dir, spec.name)``."""
-
-
-def run_dir(out_dir: str, name: str) -> str:
-  return os.path.join(out_dir, "runs", *name.split("/"))
 
 
 @contextlib.contextmanager
@@ -80,13 +81,18 @@ def driver_lock(out_dir: str):
       so a killed driver never leaves the sweep locked.
   """
   path = os.path.join(out_dir, LOCK_FILE)
-  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  except OSError as e:
+    raise errors.BadInputError(
+        f"the sweep directory {out_dir} cannot be written ({e.strerror}); "
+        "choose another --out.") from None
   try:
     try:
       fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
       holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
-      raise SweepLocked(
+      raise errors.SweepLocked(
           f"{out_dir} is being run by another driver ({holder or 'unknown'})"
           "; wait for it to finish, or stop it, then run again (finished "
           "runs are kept).") from None
@@ -122,19 +128,24 @@ def run_sweep(out_dir: str, specs: Sequence[spec_lib.RunSpec], task: Task,
 
   Raises:
     SweepLocked: another driver runs this sweep.
+    errors.BadInputError: ``out_dir`` cannot be made or written.
     ValueError: unknown executor.
   """
   if executor not in EXECUTORS:
     raise ValueError(f"Unknown executor {executor!r}; choose from "
                      f"{EXECUTORS}.")
   spec_lib.check_order(specs)
-  os.makedirs(out_dir, exist_ok=True)
+  try:
+    os.makedirs(out_dir, exist_ok=True)
+  except OSError as e:
+    raise errors.BadInputError(
+        f"the sweep directory {out_dir} cannot be made ({e.strerror}); "
+        "choose another --out.") from None
   with driver_lock(out_dir):
     status = _read_status(out_dir, log)
     if dry_run:
       return _dry_run(out_dir, specs, task, status, throughput, log)
     if executor == "ray":
-      from prifa_tf.sweeps import ray_runner  # pylint: disable=g-import-not-at-top
       ray_runner.run(out_dir, specs, task, status,
                      lambda: _write_status(out_dir, status), log,
                      **(ray_options or {}))
@@ -157,41 +168,24 @@ def _read_status(out_dir, log):
 
 
 def _dry_run(out_dir, specs, task, status, throughput, log):
-  total = 0.0
+  total, unit = 0.0, task.cost_unit
   for k, spec in enumerate(specs, 1):
     head = f"[{k}/{len(specs)}] {spec.name}"
     if skip_finished(out_dir, spec, task, status, log, head):
       continue
-    cost = task.cost(spec)
-    total += cost["wrn16_4_units"]
-    hours = (f", {cost['wrn16_4_units'] / throughput / 3600:.2f} h at "
-             f"{throughput:g} WRN-16-4 gradients/s" if throughput else "")
-    log(f"{head}: would run {cost['steps']} steps, "
-        f"{cost['view_gradients']:.3g} example-view gradients{hours}.")
+    cost = dict(task.cost(spec))
+    detail = cost.pop("detail", None) or f"{cost['units']:.3g} {unit}"
+    total += cost["units"]
+    hours = (f", {cost['units'] / throughput / 3600:.2f} h at "
+             f"{throughput:g} {unit}/s" if throughput else "")
+    log(f"{head}: would run {detail}{hours}.")
     status[spec.name] = {"status": "pending", **cost}
   hours = (f" = {total / throughput / 3600:.1f} h at {throughput:g} "
-           "gradients/s" if throughput else "")
+           f"{unit}/s" if throughput else "")
   todo = sum(1 for s in specs if status[s.name]["status"] == "pending")
-  log(f"Dry run: {todo} of {len(specs)} runs to do, {total:.3g} "
-      f"example-view gradients in WRN-16-4 units{hours} (early-stopped "
-      "runs may take less).")
+  log(f"Dry run: {todo} of {len(specs)} runs to do, {total:.3g} {unit}"
+      f"{hours} (the task's estimate; runs that stop early may take less).")
   return status
-
-
-def skip_finished(out_dir, spec, task, status, log, head) -> bool:
-  """Marks a finished run "cached" (and says so); whether it was."""
-  if not task.is_finished(out_dir, spec):
-    return False
-  status[spec.name] = {**status.get(spec.name, {}), "status": "cached"}
-  log(f"{head}: finished, skipped.")
-  return True
-
-
-def failed_record(out_dir: str, name: str, error: BaseException) -> dict:
-  """The status of a failed run; its traceback goes to error.txt."""
-  console.write_traceback(error, run_dir(out_dir, name))
-  return {"status": "failed",
-          "error": f"{type(error).__name__}: {console.first_line(error)}"}
 
 
 def _run_local(out_dir, specs, task, status, log):
@@ -234,13 +228,6 @@ def _sweep_eta(session, specs, k) -> str:
   left = (len(specs) - k + 1) * session["seconds"] / session["trained"]
   return (f" (sweep elapsed {elapsed}, ETA {progress.format_seconds(left)} "
           "at this session's mean time per run)")
-
-
-def prefixed(log, name):
-  def out(message):
-    for line in str(message).splitlines():
-      log(f"  [{name}] {line}")
-  return out
 
 
 def _write_status(out_dir, status):

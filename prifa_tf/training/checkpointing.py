@@ -1,16 +1,13 @@
-"""Resumable workdirs: config pinning and checkpoint restore with clear errors."""
+"""Resumable workdirs: a pinned config, and restores with clear errors."""
 
 import glob
 import os
 
 import tensorflow as tf
 
+from prifa_tf.errors import WorkdirError
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.training.config import TrainConfig
-
-
-class WorkdirError(RuntimeError):
-  """The workdir belongs to another config, or its checkpoint is unusable."""
 
 
 def check_workdir(workdir: str) -> None:

@@ -6,95 +6,163 @@ import math
 import os
 from typing import Optional
 
+from prifa_tf.errors import ConfigError
 from prifa_tf.privacy import guarantee
 
 DATASETS = ("cifar10", "cifar100", "cifar10s", "cifar100s", "celeb_a")
+# The skewed variants (CIFAR-10S/100S) are built from these TFDS datasets.
+SKEWED_BASES = {"cifar10s": "cifar10", "cifar100s": "cifar100"}
 SAMPLINGS = ("shuffle", "poisson")
 AUDIT_METHODS = ("clopper-pearson", "bailey", "katz-log")
 
 
-class ConfigError(ValueError):
-  """An invalid configuration; the message says which field and why."""
+def check_batch_fits(batch_size: int, n: int) -> None:
+  """A private run's logical batch B must not exceed its n examples."""
+  if batch_size > n:
+    raise ConfigError(f"batch_size {batch_size} exceeds the {n} training "
+                      "examples.")
+
+
+def base_dataset(dataset: str) -> str:
+  """The TFDS dataset ``dataset`` is built from (cifar10s -> cifar10)."""
+  return SKEWED_BASES.get(dataset, dataset)
+
+
+# What a setting changes; ``--set=help`` tags every field with it.
+PRIVACY = "privacy"  # The (ε, δ) guarantee, or what it assumes or releases.
+MODEL = "model"  # The trained model, not the guarantee.
+SPEED = "speed"  # Only speed, memory, where files go, or what is printed.
+KINDS = {PRIVACY: "changes the (ε, δ) guarantee, or what it assumes or "
+                  "releases",
+         MODEL: "changes the model, not the guarantee",
+         SPEED: "changes only speed, memory, paths or logging"}
+
+
+def _field(default, kind: str, help_text: str):
+  """A TrainConfig field: its default, what it changes, what it means."""
+  return dataclasses.field(default=default,
+                           metadata={"kind": kind, "help": help_text})
 
 
 @dataclasses.dataclass
 class TrainConfig:
-  """Everything that defines a training run. ``--set=help`` lists each field."""
+  """Everything that defines a training run.
+
+  Each field carries its meaning and what it changes (``PRIVACY``,
+  ``MODEL`` or ``SPEED``) as metadata; ``--set=help`` prints them
+  (``describe_fields``).
+  """
   # Data.
-  dataset: str = "cifar10"
-  skew: float = 0.95
-  data_dir: Optional[str] = None
-  download: bool = False
-  train_subset: Optional[int] = None
-  test_subset: Optional[int] = None
-  val_size: int = 0
-  image_size: Optional[int] = None  # CelebA resize (square).
+  dataset: str = _field("cifar10", PRIVACY,
+      f"one of {DATASETS}; the S variants are CIFAR-10S/100S (colour/gray "
+      "skew)")
+  skew: float = _field(0.95, MODEL,
+      "CIFAR-S: fraction of each class's images kept in its majority domain "
+      "(colour or gray)")
+  data_dir: Optional[str] = _field(None, SPEED,
+      "TFDS data directory (default: $PRIFA_TFDS_DIR, ../shared/tfds, TFDS's "
+      "own)")
+  download: bool = _field(False, SPEED, "let TFDS download the data set")
+  train_subset: Optional[int] = _field(None, PRIVACY,
+      "use a seeded subset of this many training images")
+  test_subset: Optional[int] = _field(None, MODEL,
+      "use a seeded subset of this many test images")
+  val_size: int = _field(0, PRIVACY,
+      "hold out this many training images for validation")
+  image_size: Optional[int] = _field(None, MODEL,
+      "CelebA: resize to this square size")
   # Model.
-  model: str = "wrn_16_4"
-  normalization: str = "group"
-  groups: int = 16
-  weight_standardization: bool = True
-  pretrained: Optional[str] = None
+  model: str = _field("wrn_16_4", MODEL,
+      "wrn_16_4, wrn_28_10, wrn_16_1 or wrn_10_1")
+  normalization: str = _field("group", MODEL,
+      "group (GN), batch (non-private only) or none")
+  groups: int = _field(16, MODEL, "GroupNorm groups")
+  weight_standardization: bool = _field(True, MODEL, "WS on every convolution")
+  pretrained: Optional[str] = _field(None, MODEL,
+      "Keras HDF5 or TF checkpoint to start from (head reset)")
   # Privacy.
-  private: bool = True
-  target_epsilon: Optional[float] = 8.0
-  delta: float = 1e-5
-  noise_multiplier: float = 3.0
-  l2_norm_clip: float = 1.0
-  accountant: str = "rdp"
+  private: bool = _field(True, PRIVACY,
+      "DP-SGD / DP-SAT (True) or plain SGD / SAM (False)")
+  target_epsilon: Optional[float] = _field(8.0, PRIVACY,
+      "stop before ε would exceed this (finite; None needs explicit steps)")
+  delta: float = _field(1e-5, PRIVACY, "δ of the (ε, δ) guarantee")
+  noise_multiplier: float = _field(3.0, PRIVACY, "σ: noise std / clipping norm")
+  l2_norm_clip: float = _field(1.0, PRIVACY, "C: per-example clipping norm")
+  accountant: str = _field("rdp", PRIVACY, "rdp or pld (dp-accounting)")
   # TAN simulation (Sander et al. 2023) when > 1: batch_size and
   # noise_multiplier are a reference run's divided by tan_factor, for the
   # reference's step count (steps). target_epsilon is then the reference's
   # ε, simulated and never a guarantee; the run's own ε is far larger.
-  tan_factor: int = 1
+  tan_factor: int = _field(1, PRIVACY,
+      "TAN simulation: B and σ are a reference run's / k at its steps; "
+      "target_epsilon is then simulated, not a guarantee (1: off)")
   # Poisson: every example joins each logical batch independently with
   # probability B/n, as the accountant assumes. "shuffle" is an explicit
   # option whose ε is only assumed (privacy/guarantee.py).
-  sampling: str = "poisson"
+  sampling: str = _field("poisson", PRIVACY,
+      "poisson (proven ε) or shuffle (ε only assumed)")
   # Optimisation.
-  batch_size: int = 4096
-  physical_batch_size: int = 64
-  steps: Optional[int] = None
-  optimizer: str = "sgd"
-  learning_rate: float = 2.0
-  momentum: float = 0.0
-  weight_decay: float = 0.0
-  augmult: int = 16
-  ema_decay: Optional[float] = 0.999
-  eval_weights: str = "ema"
-  sharpness_rho: float = 0.0
-  per_example: str = "auto"
-  early_stopping_patience: int = 0
+  batch_size: int = _field(4096, PRIVACY,
+      "logical batch B (noise once per logical batch)")
+  physical_batch_size: int = _field(64, SPEED,
+      "examples per forward/backward pass (b)")
+  steps: Optional[int] = _field(None, PRIVACY,
+      "training steps (None: as many as the target ε allows)")
+  optimizer: str = _field("sgd", MODEL, "sgd or adam")
+  learning_rate: float = _field(2.0, MODEL, "learning rate")
+  momentum: float = _field(0.0, MODEL, "SGD momentum")
+  weight_decay: float = _field(0.0, MODEL, "L2 weight decay")
+  augmult: int = _field(16, MODEL,
+      "augmentation multiplicity K (0: no augmentation)")
+  ema_decay: Optional[float] = _field(0.999, MODEL,
+      "EMA decay of the averaged weights (None: no EMA)")
+  eval_weights: str = _field("ema", MODEL,
+      "weights evaluated and released: ema, polyak or last")
+  sharpness_rho: float = _field(0.0, MODEL,
+      "ρ of SAM (non-private) or DP-SAT (private); 0: off")
+  per_example: str = _field("auto", SPEED,
+      "per-example gradients: auto, per_layer, loop or vectorized")
+  early_stopping_patience: int = _field(0, MODEL,
+      "evaluations without validation gain before stopping (0: off)")
   # Privacy audit: this many training examples become mislabelled canaries
-  # (each inserted w.p. 1/2, the others left out) and the trainer reports an empirical ε
-  # lower bound beside the accountant's ε (0: no audit).
-  audit_canaries: int = 0
-  audit_seed: int = 0
-  audit_alpha: float = 0.05
-  audit_method: str = "clopper-pearson"
+  # (each inserted w.p. 1/2, the others left out) and the trainer reports an
+  # empirical ε lower bound beside the accountant's ε (0: no audit).
+  audit_canaries: int = _field(0, PRIVACY,
+      "mislabelled canaries for the privacy audit (0: none)")
+  audit_seed: int = _field(0, MODEL, "which canaries, and which are inserted")
+  audit_alpha: float = _field(0.05, MODEL,
+      "the audit's bound holds with confidence 1 - alpha")
+  audit_method: str = _field("clopper-pearson", MODEL,
+      f"binomial bound: {AUDIT_METHODS}")
   # Bookkeeping.
-  seed: int = 0
+  seed: int = _field(0, MODEL, "model initialisation and augmentation seed")
   # Seed of the data subsets (train/test subset, validation split, CIFAR-S
   # gray choice); None: ``seed``. Shadow models (LiRA) share it and vary
   # ``seed``, so they draw from one candidate pool.
-  subset_seed: Optional[int] = None
+  subset_seed: Optional[int] = _field(None, MODEL,
+      "seed of the data subsets (None: seed)")
   # Private runs draw their noise and batch-sampling seeds from OS entropy
   # and keep them only in the workdir's secrets file. reproducible=True
   # seeds both from the config instead (noise: ``noise_seed``, else ``seed``;
   # sampling: ``seed``), for debugging and tests: its ε then holds only
   # against someone without the config.
-  reproducible: bool = False
+  reproducible: bool = _field(False, PRIVACY,
+      "seed noise and sampling from the config (debugging; ε then holds only "
+      "against someone without it)")
   # Noise from the OS CSPRNG with Opacus' secure-mode floating-point
   # mitigation (privacy/noise.py) instead of the seeded Philox generator.
-  secure_noise: bool = False
-  noise_seed: Optional[int] = None
+  secure_noise: bool = _field(False, PRIVACY,
+      "noise from the OS CSPRNG, Opacus' secure mode")
+  noise_seed: Optional[int] = _field(None, PRIVACY,
+      "noise seed (needs reproducible=True)")
   # Training loss, accuracy, clipped fraction and gradient norms are logged
   # without noise (labelled "not private"); False leaves them out of the
   # console, TensorBoard, progress.json and results.json.
-  log_training_stats: bool = True
-  eval_every: int = 100
-  checkpoint_every: int = 50
-  log_every: int = 10
+  log_training_stats: bool = _field(True, PRIVACY,
+      "log loss, accuracy and gradient norms (not private)")
+  eval_every: int = _field(100, SPEED, "evaluate every N steps")
+  checkpoint_every: int = _field(50, SPEED, "checkpoint every N steps")
+  log_every: int = _field(10, SPEED, "print a progress line every N steps")
 
   # Fields that may change between a run and its resumption.
   RESUMABLE_CHANGES = ("eval_every", "checkpoint_every", "log_every",
@@ -117,8 +185,7 @@ class TrainConfig:
 
   @property
   def base_dataset(self) -> str:
-    return {"cifar10s": "cifar10", "cifar100s": "cifar100"}.get(
-        self.dataset, self.dataset)
+    return base_dataset(self.dataset)
 
   @property
   def data_seed(self) -> int:
@@ -158,6 +225,13 @@ class TrainConfig:
     need(self.eval_every >= 1 and self.checkpoint_every >= 1 and
          self.log_every >= 1, "eval/checkpoint/log intervals must be >= 1.")
     need(self.val_size >= 0, "val_size must be >= 0.")
+    need(self.image_size is None or self.image_size >= 8,
+         f"image_size must be None (no resize) or >= 8; got "
+         f"{self.image_size}.")
+    for field in ("seed", "audit_seed", "subset_seed", "noise_seed"):
+      value = getattr(self, field)
+      need(value is None or 0 <= value < 2**32,
+           f"{field} must be in [0, 2**32 - 1]; got {value}.")
     need(self.audit_canaries == 0 or self.audit_canaries >= 2,
          "audit_canaries must be 0 (no audit) or >= 2.")
     need(self.audit_canaries == 0 or self.dataset != "celeb_a",
@@ -222,8 +296,10 @@ class TrainConfig:
     return self
 
   def _validate_components(self, need):
-    """Checks what the model, optimizer, accountant, strategy and data
-    sizes accept, before any data is read or any file written."""
+    """Checks what the model, optimizer, accountant and strategy accept.
+
+    And the data sizes, before any data is read or any file written.
+    """
     # pylint: disable=g-import-not-at-top
     from prifa_tf.models import wide_resnet as models
     from prifa_tf.data import tfds_loader
@@ -256,83 +332,23 @@ class TrainConfig:
          f"test split); got {self.test_subset}.")
     n = (self.train_subset or sizes["train"]) - self.val_size
     need(n > 0, f"val_size {self.val_size} leaves no training data.")
-    need(not self.private or self.batch_size <= n,
-         f"batch_size {self.batch_size} exceeds the {n} training examples.")
+    if self.private:
+      check_batch_fits(self.batch_size, n)
 
-
-# One line of meaning per field: ``--set=help`` prints these with each
-# field's type and default (``describe_fields``); a test keeps it complete.
-FIELD_HELP = {
-    "dataset": f"one of {DATASETS}; the S variants are CIFAR-10S/100S "
-               "(colour/gray skew)",
-    "skew": "CIFAR-S: fraction of each class's images kept in its majority "
-            "domain (colour or gray)",
-    "data_dir": "TFDS data directory (default: $PRIFA_TFDS_DIR, "
-                "../shared/tfds, TFDS's own)",
-    "download": "let TFDS download the data set",
-    "train_subset": "use a seeded subset of this many training images",
-    "test_subset": "use a seeded subset of this many test images",
-    "val_size": "hold out this many training images for validation",
-    "image_size": "CelebA: resize to this square size",
-    "model": "wrn_16_4, wrn_28_10, wrn_16_1 or wrn_10_1",
-    "normalization": "group (GN), batch (non-private only) or none",
-    "groups": "GroupNorm groups",
-    "weight_standardization": "WS on every convolution",
-    "pretrained": "Keras HDF5 or TF checkpoint to start from (head reset)",
-    "private": "DP-SGD / DP-SAT (True) or plain SGD / SAM (False)",
-    "target_epsilon": "stop before ε would exceed this (finite; None needs "
-                      "explicit steps)",
-    "tan_factor": "TAN simulation: B and σ are a reference run's / k at its "
-                  "steps; target_epsilon is then simulated, not a guarantee "
-                  "(1: off)",
-    "delta": "δ of the (ε, δ) guarantee",
-    "noise_multiplier": "σ: noise std / clipping norm",
-    "l2_norm_clip": "C: per-example clipping norm",
-    "accountant": "rdp or pld (dp-accounting)",
-    "sampling": "poisson (proven ε) or shuffle (ε only assumed)",
-    "batch_size": "logical batch B (noise once per logical batch)",
-    "physical_batch_size": "examples per forward/backward pass (b)",
-    "steps": "training steps (None: as many as the target ε allows)",
-    "optimizer": "sgd or adam",
-    "learning_rate": "learning rate",
-    "momentum": "SGD momentum",
-    "weight_decay": "L2 weight decay",
-    "augmult": "augmentation multiplicity K (0: no augmentation)",
-    "ema_decay": "EMA decay of the averaged weights (None: no EMA)",
-    "eval_weights": "weights evaluated and released: ema, polyak or last",
-    "sharpness_rho": "ρ of SAM (non-private) or DP-SAT (private); 0: off",
-    "per_example": "per-example gradients: auto, per_layer, loop or "
-                   "vectorized",
-    "early_stopping_patience": "evaluations without validation gain before "
-                               "stopping (0: off)",
-    "audit_canaries": "mislabelled canaries for the privacy audit (0: none)",
-    "audit_seed": "which canaries, and which are inserted",
-    "audit_alpha": "the audit's bound holds with confidence 1 - alpha",
-    "audit_method": f"binomial bound: {AUDIT_METHODS}",
-    "seed": "model initialisation and augmentation seed",
-    "subset_seed": "seed of the data subsets (None: seed)",
-    "reproducible": "seed noise and sampling from the config (debugging; "
-                    "ε then holds only against someone without it)",
-    "secure_noise": "noise from the OS CSPRNG, Opacus' secure mode",
-    "noise_seed": "noise seed (needs reproducible=True)",
-    "log_training_stats": "log loss, accuracy and gradient norms (not "
-                          "private)",
-    "eval_every": "evaluate every N steps",
-    "checkpoint_every": "checkpoint every N steps",
-    "log_every": "print a progress line every N steps",
-}
 
 
 def describe_fields() -> str:
-  """Every TrainConfig field with its type, default and meaning."""
+  """Every TrainConfig field: type, default, what it changes, meaning."""
   rows = []
   for f in dataclasses.fields(TrainConfig):
     kind = (f.type.__name__ if isinstance(f.type, type) else
             str(f.type).replace("typing.", ""))
-    rows.append((f.name, kind, repr(f.default), FIELD_HELP.get(f.name, "")))
-  width = [max(len(r[i]) for r in rows) for i in range(3)]
-  lines = ["TrainConfig fields (--set=name=value, repeatable):"]
+    rows.append((f.name, kind, repr(f.default), f"[{f.metadata['kind']}]",
+                 f.metadata["help"]))
+  width = [max(len(r[i]) for r in rows) for i in range(4)]
+  legend = "; ".join(f"[{k}] {v}" for k, v in KINDS.items())
+  lines = [f"TrainConfig fields (--set=name=value, repeatable). {legend}:"]
   for r in rows:
-    lines.append("  " + "  ".join(r[i].ljust(width[i]) for i in range(3))
-                 + "  " + r[3])
+    lines.append("  " + "  ".join(r[i].ljust(width[i]) for i in range(4))
+                 + "  " + r[4])
   return "\n".join(lines)

@@ -16,6 +16,7 @@ TEST_SPLIT = {"cifar10": "test", "cifar100": "test", "celeb_a": "test"}
 
 @dataclasses.dataclass
 class RunData:
+  """The image sets one run trains, validates, evaluates and attacks on."""
   train: ImageSet
   validation: Optional[ImageSet]
   evaluation: Dict[str, ImageSet]

@@ -13,8 +13,9 @@ import json
 import os
 
 import numpy as np
-
 import tensorflow as tf
+
+from prifa_tf import errors
 
 KINDS = ("none", "mirrored", "multi_worker")
 
@@ -22,7 +23,8 @@ KINDS = ("none", "mirrored", "multi_worker")
 def make_strategy(kind: str = "none", cpu_replicas: int = 0):
   """Builds the strategy ``kind``; call before any other TF work."""
   if kind not in KINDS:
-    raise ValueError(f"distribution must be one of {KINDS}; got {kind!r}.")
+    raise errors.ConfigError(
+        f"distribution must be one of {KINDS}; got {kind!r}.")
   if kind == "none":
     return tf.distribute.get_strategy()
   if kind == "mirrored":
@@ -34,8 +36,8 @@ def make_strategy(kind: str = "none", cpu_replicas: int = 0):
           [f"/cpu:{i}" for i in range(cpu_replicas)])
     return tf.distribute.MirroredStrategy()
   if "TF_CONFIG" not in os.environ:
-    raise ValueError("distribution=multi_worker needs the TF_CONFIG "
-                     "environment variable (cluster and this task).")
+    raise errors.ConfigError("distribution=multi_worker needs the TF_CONFIG "
+                             "environment variable (cluster and this task).")
   return tf.distribute.MultiWorkerMirroredStrategy()
 
 

@@ -10,6 +10,7 @@ Private step counts are calibrated to the target epsilon ("stop at eps").
 
 import dataclasses
 
+from prifa_tf import errors
 from prifa_tf.training.config import TrainConfig
 
 CIFAR10_SIGMA = {1: 10.0, 2: 6.0, 4: 4.0, 8: 3.0}
@@ -68,7 +69,8 @@ PRESETS = _presets()
 
 def get(name: str) -> TrainConfig:
   if name not in PRESETS:
-    raise KeyError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+    raise errors.UnknownNameError(
+        f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
   return dataclasses.replace(PRESETS[name])
 
 
@@ -78,12 +80,14 @@ def apply_overrides(cfg: TrainConfig, overrides) -> TrainConfig:
   changes = {}
   for item in overrides or ():
     if "=" not in item:
-      raise ValueError(f"Override {item!r} is not of the form key=value.")
+      raise errors.ConfigError(
+          f"Override {item!r} is not of the form key=value.")
     key, raw = item.split("=", 1)
     key = key.strip()
     if key not in fields:
-      raise ValueError(f"Unknown config field {key!r} in override {item!r}; "
-                       f"fields: {sorted(fields)}.")
+      raise errors.ConfigError(
+          f"Unknown config field {key!r} in override {item!r}; fields: "
+          f"{sorted(fields)}.")
     changes[key] = _parse(raw.strip(), getattr(cfg, key), fields[key], key)
   return dataclasses.replace(cfg, **changes)
 
@@ -99,11 +103,12 @@ def _parse(raw, current, field, key):
         return True
       if raw.lower() in ("0", "false", "no"):
         return False
-      raise ValueError(raw)
+      raise errors.ConfigError(raw)
     if "int" in kind:
       return int(raw)
     if "float" in kind:
       return float(raw)
   except ValueError:
-    raise ValueError(f"Override {key}={raw!r}: expected {kind}.") from None
+    raise errors.ConfigError(
+        f"Override {key}={raw!r}: expected {kind}.") from None
   return raw

@@ -24,6 +24,7 @@ SECRETS_FILE = "secrets.json"
 
 @dataclasses.dataclass(frozen=True)
 class Seeds:
+  """A run's noise and sampling seeds, and whether they are secret."""
   noise: int
   sampling: int
   secret: bool

@@ -23,8 +23,9 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
+from prifa_tf.errors import TrainingDivergedError
 from prifa_tf import models
-from prifa_tf.attacks import audit as audit_lib
+from prifa_tf.privacy import audit as audit_lib
 from prifa_tf.data import augment
 from prifa_tf.data import preprocess
 from prifa_tf.optim import averaging
@@ -39,6 +40,7 @@ from prifa_tf.reporting import provenance
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.training import batching
 from prifa_tf.training import checkpointing
+from prifa_tf.training import config as config_lib
 from prifa_tf.training import datasets
 from prifa_tf.training import distribution as distribution_lib
 from prifa_tf.training import evaluation
@@ -50,10 +52,6 @@ from prifa_tf.training.config import TrainConfig
 RESULTS_FILE = "results.json"
 PROGRESS_FILE = "progress.json"
 AUDIT_FILE = "audit.json"
-
-
-class TrainingDivergedError(RuntimeError):
-  """The loss or gradient became NaN/inf; the last checkpoint is kept."""
 
 
 class EarlyStopping(tf.Module):
@@ -90,33 +88,41 @@ def build_model(cfg: TrainConfig, num_classes: int, input_shape):
 
 
 @dataclasses.dataclass
-class _Plan:
+class Plan:
+  """How many steps a run takes, and why it stops there.
+
+  Attributes:
+    total_steps: steps the run takes.
+    max_private_steps: the most steps the target ε allows (None: no
+      budget binds: non-private, explicit steps, or a TAN simulation).
+    stop_reason: "privacy_budget" or "steps".
+  """
   total_steps: int
   max_private_steps: Optional[int]
   stop_reason: str
 
 
-def _plan_steps(cfg: TrainConfig, n: int) -> _Plan:
+def plan_steps(cfg: TrainConfig, n: int) -> Plan:
+  """The run's step plan on ``n`` training examples (the one source).
+
+  Sweeps price runs with it before they run; the trainer follows it.
+  """
   if not cfg.private:
-    return _Plan(cfg.steps, None, "steps")
-  if cfg.batch_size > n:
-    raise ConfigError(f"batch_size {cfg.batch_size} exceeds the {n} "
-                      "training examples.")
+    return Plan(cfg.steps, None, "steps")
+  config_lib.check_batch_fits(cfg.batch_size, n)
   if cfg.target_epsilon is None or cfg.tan_factor > 1:
     # A TAN simulation runs its reference's steps; its target ε is the
     # reference's, not a budget of this run.
-    return _Plan(cfg.steps, None, "steps")
+    return Plan(cfg.steps, None, "steps")
   limit = accounting.max_steps(n, cfg.batch_size, cfg.noise_multiplier,
                                cfg.target_epsilon, cfg.delta, cfg.accountant)
   if limit == 0:
     raise ConfigError(
         f"Even one step exceeds target_epsilon={cfg.target_epsilon} with "
         f"sigma={cfg.noise_multiplier}, B={cfg.batch_size}, n={n}.")
-  if cfg.steps is None:
-    return _Plan(limit, limit, "privacy_budget")
-  if cfg.steps > limit:
-    return _Plan(limit, limit, "privacy_budget")
-  return _Plan(cfg.steps, limit, "steps")
+  if cfg.steps is None or cfg.steps > limit:
+    return Plan(limit, limit, "privacy_budget")
+  return Plan(cfg.steps, limit, "steps")
 
 
 class Trainer:
@@ -184,7 +190,7 @@ class Trainer:
         cfg)
     train = self.data.train
     self.n = len(train)
-    self.plan = _plan_steps(cfg, self.n)
+    self.plan = plan_steps(cfg, self.n)
     self.views = augment.num_views(cfg.augmult)
     self.model = build_model(cfg, train.num_classes, train.images.shape[1:])
     variables = self.model.trainable_variables
@@ -237,8 +243,10 @@ class Trainer:
     return self
 
   def logical_step(self, step: int) -> dict:
-    """One logical step as training takes it (for benchmarks); no logging,
-    checkpointing or accounting."""
+    """One logical step as training takes it, for benchmarks.
+
+    No logging, checkpointing or accounting.
+    """
     return self._logical_step(step)
 
   def prepare_views(self, images, seed=(0, 0)) -> tf.Tensor:
@@ -270,7 +278,8 @@ class Trainer:
       seed = tf.constant([self.cfg.seed, (step * 4096 + j) * 2 + pass_id],
                          tf.int64)
       x = self._prepare(tf.constant(train.images[rows]), seed)
-      y = augment.repeat_labels(tf.constant(train.labels[rows]), self.cfg.augmult)
+      y = augment.repeat_labels(tf.constant(train.labels[rows]),
+                                self.cfg.augmult)
       self.engine.accumulate(x, y, tf.constant(weights))
 
   def _logical_step(self, step: int):
@@ -526,7 +535,7 @@ class Trainer:
              + f" (stopped by {stop_reason.replace('_', ' ')} after {steps} "
              f"steps); results in {os.path.join(self.workdir, RESULTS_FILE)}")
     if audit is not None:
-      self.log(f"audit: claimed ε = "
+      self.log("audit: claimed ε = "
                + (f"{eps:.3f}" if eps is not None else "none (non-private)")
                + f", empirical lower bound ε ≥ "
                f"{audit['epsilon_lower_bound']:.3f} ({audit['canaries']} "

@@ -1,11 +1,10 @@
 """LiRA: keep matrix, score direction, metrics, per-example calibration."""
 
-import os
 
 from absl.testing import absltest
 import numpy as np
 
-from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import advanced_mia as amia
+from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import advanced_mia as amia  # noqa: E501 (import)
 
 from prifa_tf.attacks import lira
 from prifa_tf.attacks import rmia
@@ -178,16 +177,11 @@ class LiraTest(absltest.TestCase):
     self.assertAlmostEqual(m["auc"], 15 / 21)
     self.assertAlmostEqual(m["balanced_accuracy"], (2 / 3 + 1) / 2)
 
-  def test_statistics_and_plot(self):
+  def test_statistics(self):
     logits = np.log(np.array([[0.8, 0.2], [0.5, 0.5]]))
     stats = lira.statistics([logits, logits], np.array([0, 1]))
     np.testing.assert_allclose(stats[:, 0], [np.log(4), 0.0], atol=1e-6)
     self.assertEqual(stats.shape, (2, 2))
-    out = os.path.join(self.create_tempdir().full_path, "roc.png")
-    s, keep = simulated(models=4, n=50)
-    lira.plot_roc([lira.Curve("x", keep[0], s[0, :, 0])], out, "t")
-    self.assertGreater(os.path.getsize(out), 1000)
-    self.assertTrue(os.path.exists(out[:-4] + ".pdf"))
 
 
 if __name__ == "__main__":

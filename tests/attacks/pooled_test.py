@@ -4,10 +4,8 @@ from unittest import mock
 
 from absl.testing import absltest
 import numpy as np
-from sklearn import model_selection
 from sklearn import tree as sk_tree
-from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures as ds
-from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import models as tfp_models
+from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import models as tfp_models  # noqa: E501 (import)
 
 from prifa_tf.attacks import mia
 from prifa_tf.attacks import pooled
@@ -51,7 +49,8 @@ class PooledTest(absltest.TestCase):
     self.assertLen(_Recorder.seen, len(pooled.TRAINED))
     for name, (estimator, grid, cv) in zip(pooled.TRAINED, _Recorder.seen):
       self.assertEqual(cv, 3, name)
-      as_lists = lambda g: {k: [str(x) for x in v] for k, v in g.items()}
+      def as_lists(g):
+        return {k: [str(x) for x in v] for k, v in g.items()}
       self.assertEqual(as_lists(grid), as_lists(ours[name].param_grid), name)
       self.assertIs(type(estimator), type(ours[name].estimator), name)
       theirs = {k: v for k, v in estimator.get_params().items()

@@ -40,7 +40,8 @@ def game(n=400, m=300, models=9, effect=0.25, seed=0):
   base_x = rng.beta(2, 2, n)
   base_z = rng.beta(2, 2, m)
   keep = rng.random((models, n)) < 0.5
-  noise = lambda size: rng.normal(0, 0.03, size)
+  def noise(size):
+    return rng.normal(0, 0.03, size)
   px = np.clip(base_x + effect * keep * (1 - base_x) +
                noise((models, n)), 1e-4, 1)
   pz = np.clip(base_z + noise((models, m)), 1e-4, 1)
@@ -73,7 +74,8 @@ class RmiaTest(parameterized.TestCase):
                        online=True)
     s_off = rmia.scores(px[target], px[refs], keep[refs], pz[target],
                         pz[refs], online=False, a=0.5)
-    auc = lambda s: skm.roc_auc_score(member, s)
+    def auc(s):
+      return skm.roc_auc_score(member, s)
     # Example difficulty swamps the raw probability; RMIA divides it out.
     self.assertLess(auc(px[target]), 0.75)
     self.assertGreater(auc(s_on), 0.95)

@@ -16,7 +16,8 @@ from tests import fixtures
 class FnrTest(absltest.TestCase):
 
   def test_patch_data(self):
-    task = fnr.SyntheticTask(classes=3, patches=4, dim=16, minority_fraction=0.5)
+    task = fnr.SyntheticTask(classes=3, patches=4, dim=16,
+                             minority_fraction=0.5)
     feats = task.features()
     gram = feats.reshape(6, 16) @ feats.reshape(6, 16).T
     np.testing.assert_allclose(gram, 25.0 * np.eye(6), atol=1e-4)

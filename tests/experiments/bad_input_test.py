@@ -13,9 +13,11 @@ import fcntl
 import glob
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import unittest
 from typing import Callable, Optional, Sequence
 
@@ -39,7 +41,7 @@ class Case:
   setup: Optional[Callable[[str], None]] = None
   code: int = 2
   needs_data: bool = False
-  workdir_arg: str = "--workdir"
+  workdir_arg: str = "--workdir"  # "" passes none.
 
 
 def _interrupted_run(workdir):
@@ -72,6 +74,11 @@ def _read_only(workdir):
     # BUILD target asks for none) can write whatever the mode bits say.
     raise unittest.SkipTest("cannot make a read-only directory here (root "
                             "without the immutable attribute)")
+
+
+def _read_only_dir(out):
+  os.makedirs(out)
+  _read_only(out)
 
 
 def _completed_run(workdir):
@@ -190,8 +197,29 @@ CASES = [
     Case("sweep_has_a_driver", "ablation", lambda w: ["--scale=tiny"],
          r"being run by another driver \(pid \d+", setup=_locked_sweep,
          workdir_arg="--out"),
+    Case("train_without_workdir", "train", lambda w: [PRIVATE],
+         r"^error: --workdir is required\.$", workdir_arg=""),
+    Case("unknown_flag", "train", lambda w: [PRIVATE, "--bogus_flag=1"],
+         r"^error: Unknown command line flag 'bogus_flag'"),
+    Case("image_size_negative", "train",
+         lambda w: [PRIVATE, "--set=image_size=-3"],
+         r"image_size must be None \(no resize\) or >= 8; got -3"),
+    Case("image_size_zero", "train", lambda w: [PRIVATE, "--set=image_size=0"],
+         r"image_size must be None \(no resize\) or >= 8; got 0"),
+    Case("seed_negative", "train", lambda w: [PRIVATE, "--set=seed=-1"],
+         r"seed must be in \[0, 2\*\*32 - 1\]; got -1"),
+    Case("evaluate_missing_path", "evaluate", lambda w: [],
+         r"run: no such directory"),
+    Case("sweep_epsilon_nan", "dpsgd_vs_dpsat",
+         lambda w: ["--scale=tiny", "--epsilons=nan", "--dry_run"],
+         r"--epsilons must be finite and > 0", workdir_arg="--out"),
+    Case("sweep_out_not_writable", "ablation",
+         lambda w: ["--scale=tiny", "--dry_run"],
+         r"the sweep directory .* cannot be written", setup=_read_only_dir,
+         workdir_arg="--out"),
     Case("corrupt_tfrecord", "train",
-         lambda w: [PRIVATE, f"--data_dir={os.path.join(w, '..', 'tfds_copy')}"],
+         lambda w: [PRIVATE,
+                    f"--data_dir={os.path.join(w, '..', 'tfds_copy')}"],
          r"corrupt or truncated", setup=_corrupt_data_dir, needs_data=True),
 ]
 
@@ -227,7 +255,9 @@ class BadInputTest(parameterized.TestCase):
     if case.setup:
       case.setup(workdir)
     before = _snapshot(base)
-    if case.workdir_arg.startswith("--workdir="):
+    if not case.workdir_arg:
+      target = []
+    elif case.workdir_arg.startswith("--workdir="):
       target = [f"--workdir={workdir}" + case.workdir_arg.split("=", 1)[1]]
     else:
       target = [f"{case.workdir_arg}={workdir}"]
@@ -244,8 +274,9 @@ class BadInputTest(parameterized.TestCase):
         env=env, capture_output=True, text=True, timeout=600, check=False)
     out = proc.stdout + proc.stderr
     self.assertEqual(proc.returncode, case.code, out[-3000:])
-    self.assertRegex(out, case.message)
+    self.assertRegex(out.strip(), re.compile(case.message, re.M))
     self.assertNotIn("Traceback", out)
+    self.assertNotIn("bug or an environment problem", out)
     after = _snapshot(base)
     self.assertEqual({p: h for p, h in after.items() if p in before}, before,
                      "an existing file changed")
@@ -253,6 +284,39 @@ class BadInputTest(parameterized.TestCase):
       self.assertFalse(os.path.exists(os.path.join(workdir, "config.json")) and
                        os.path.join(workdir, "config.json") not in before,
                        "a config was pinned by a failed run")
+
+
+class CrashTest(absltest.TestCase):
+
+  def test_a_value_error_inside_a_step_is_a_crash(self):
+    # Not bad input: exit 1, one line, the traceback in the run's error.txt.
+    fixtures.require_tfds()
+    workdir = os.path.join(self.create_tempdir().full_path, "run")
+    code = textwrap.dedent("""
+        import sys
+        from prifa_tf.training import trainer
+
+        def broken_step(self, step):
+          raise ValueError("a shape mismatch deep in a step")
+
+        trainer.Trainer._logical_step = broken_step
+        from experiments import train
+        train.run()
+    """)
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "--preset=smoke",
+         f"--workdir={workdir}", "--set=train_subset=100",
+         "--set=test_subset=50", "--set=steps=2", "--set=batch_size=20",
+         "--set=physical_batch_size=20"],
+        env=env, capture_output=True, text=True, timeout=600, check=False)
+    self.assertEqual(proc.returncode, 1, proc.stderr[-3000:])
+    self.assertRegex(proc.stderr, r"error: ValueError: a shape mismatch deep "
+                     r"in a step\n.*bug or an environment problem")
+    with open(os.path.join(workdir, "error.txt")) as f:
+      trace = f.read()
+    self.assertIn("Traceback", trace)
+    self.assertIn("broken_step", trace)
 
 
 if __name__ == "__main__":

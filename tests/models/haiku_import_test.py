@@ -18,7 +18,6 @@ import tempfile
 
 from absl.testing import absltest
 import numpy as np
-import tensorflow as tf
 
 from prifa_tf import models
 from prifa_tf.models import haiku_import
@@ -64,7 +63,8 @@ def np_group_norm(x, p):
 
 def np_forward(tree, x, depth):
   t = {haiku_import.module_name(k): v for k, v in tree.items()}
-  relu = lambda a: np.maximum(a, 0.0)
+  def relu(a):
+    return np.maximum(a, 0.0)
   net = np_conv(x.astype(np.float64), t["First_conv"], 1)
   blocks = (depth - 4) // 6
   for g, stride in zip((1, 2, 3), (1, 2, 2)):
@@ -113,7 +113,7 @@ class HaikuImportTest(absltest.TestCase):
   def test_every_weight_of_wrn_28_10_is_mapped(self):
     model = keras_wrn(28, 10, 100, size=32)
     mapping = haiku_import.name_map(28)
-    with_weights = {l.name for l in model.layers if l.weights}
+    with_weights = {layer.name for layer in model.layers if layer.weights}
     self.assertEqual(set(mapping), with_weights)
     self.assertLen(set(mapping.values()), len(mapping))  # One-to-one.
     tree = haiku_import.normalise_tree(haiku_tree(28, 10, 1000))

@@ -13,8 +13,10 @@ def expected_params(depth, width, classes=10, groups_norm=True, ws=True):
   """Independent count: convs (+bias, +gain if WS), GN affine, dense."""
   n = (depth - 4) // 6
   chans = [16, 16 * width, 32 * width, 64 * width]
-  per_conv = lambda k, cin, cout: k * k * cin * cout + cout + (cout if ws else 0)
-  norm = lambda c: 2 * c if groups_norm else 0
+  def per_conv(k, cin, cout):
+    return k * k * cin * cout + cout + (cout if ws else 0)
+  def norm(c):
+    return 2 * c if groups_norm else 0
   total = per_conv(3, 3, 16)
   cin = 16
   for cout in chans[1:]:
@@ -54,8 +56,9 @@ class WideResNetTest(parameterized.TestCase):
     stem = model.get_layer("stem_conv")
     self.assertIsInstance(stem, ws_conv.WSConv2D)
     self.assertIsInstance(inbound(stem)[0], tf.keras.layers.InputLayer)
-    convs = [l for l in model.layers if isinstance(l, ws_conv.WSConv2D)
-             and l.name != "stem_conv"]
+    convs = [layer for layer in model.layers
+             if isinstance(layer, ws_conv.WSConv2D)
+             and layer.name != "stem_conv"]
     # 3 groups x 2 blocks x 2 convs + 3 projections.
     self.assertLen(convs, 15)
     for conv in convs:
@@ -71,7 +74,7 @@ class WideResNetTest(parameterized.TestCase):
       self.assertEqual(proj.kernel_size, (1, 1))
       self.assertEqual(proj.strides, (1, 1) if g == 1 else (2, 2))
       self.assertIn(f"group{g}_block1_proj",
-                    [l.name for l in inbound(model.get_layer(
+                    [line.name for line in inbound(model.get_layer(
                         f"group{g}_block1_add"))])
       # Its own norm of the block's relu output (jax_privacy's skip_norm),
       # not the residual branch's.
@@ -80,7 +83,7 @@ class WideResNetTest(parameterized.TestCase):
                        f"group{g}_block1_pre1_relu")
       # Later blocks add the identity (the previous block's output).
       self.assertIn(f"group{g}_block1_add",
-                    [l.name for l in inbound(model.get_layer(
+                    [line.name for line in inbound(model.get_layer(
                         f"group{g}_block2_add"))])
     # Head: relu -> GN -> global average pool -> dense.
     dense = model.get_layer("classifier")
@@ -102,15 +105,15 @@ class WideResNetTest(parameterized.TestCase):
     with self.assertRaisesRegex(models.PrivateBatchNormError, "per-example"):
       models.build_wide_resnet(cfg, private=True)
     model = models.build_wide_resnet(cfg, private=False)  # allowed.
-    self.assertTrue(any(isinstance(l, tf.keras.layers.BatchNormalization)
-                        for l in model.layers))
+    self.assertTrue(any(isinstance(layer, tf.keras.layers.BatchNormalization)
+                        for layer in model.layers))
 
   def test_ablation_switches(self):
     plain = models.build_wide_resnet(models.named_config(
         "wrn_10_1", normalization="none", weight_standardization=False))
-    self.assertFalse(any(isinstance(l, (ws_conv.WSConv2D,
+    self.assertFalse(any(isinstance(layer, (ws_conv.WSConv2D,
                                         tf.keras.layers.GroupNormalization))
-                         for l in plain.layers))
+                         for layer in plain.layers))
     self.assertEqual(plain.count_params(),
                      expected_params(10, 1, groups_norm=False, ws=False))
 

@@ -29,7 +29,8 @@ class AveragingTest(absltest.TestCase):
       ema = d * ema + (1 - d) * w
       np.testing.assert_allclose(avg.ema[0].numpy(), ema, rtol=1e-5, atol=1e-6)
       np.testing.assert_allclose(avg.polyak[0].numpy(),
-                                 np.mean(iterates, axis=0), rtol=1e-5, atol=1e-6)
+                                 np.mean(iterates, axis=0), rtol=1e-5,
+                                 atol=1e-6)
 
   def test_swapped_restores(self):
     v = tf.Variable([1.0, 2.0])

@@ -16,7 +16,7 @@ from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 import tensorflow as tf
-from tensorflow_privacy.privacy.optimizers import dp_optimizer_keras_vectorized as tfp_vec
+from tensorflow_privacy.privacy.optimizers import dp_optimizer_keras_vectorized as tfp_vec  # noqa: E501 (import)
 
 from prifa_tf.optim import dp_keras
 from prifa_tf.training import keras_fit

@@ -96,7 +96,7 @@ class ConfigsTest(absltest.TestCase):
   def test_small_batch_gets_same_epsilon_and_epochs(self):
     # Without OBS, a private run trains the OBS run's epochs at the sigma
     # that spends the same epsilon.
-    obs = configs.make_config("cifar10", 8.0, ("OBS",), configs.PAPER)
+    configs.make_config("cifar10", 8.0, ("OBS",), configs.PAPER)
     bl = configs.make_config("cifar10", 8.0, (), configs.PAPER)
     n = 50_000
     obs_steps = accounting.max_steps(n, 4096, 3.0, 8.0, 1e-5)

@@ -1,6 +1,8 @@
 """Every paper experiment's runs (specs); tests/paper/tiny_sweeps_test.py
 trains and reports them for real."""
 
+import os
+
 from absl.testing import absltest
 import numpy as np
 import pandas as pd
@@ -9,10 +11,12 @@ from prifa_tf.paper import ablation
 from prifa_tf.paper import celeba
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
+from prifa_tf.paper import lira_experiment
 from prifa_tf.paper import onion
 from prifa_tf.paper import privacy_sweeps
 from prifa_tf.paper import timeline
 from prifa_tf.sweeps import spec as spec_lib
+from tests import fixtures
 
 
 def args(**kw):
@@ -147,6 +151,22 @@ class SpecsTest(absltest.TestCase):
     self.assertEqual([s.labels["model"] for s in specs],
                      ["DP-SAT + GT", "SAM + GT"])
     self.assertTrue(all(s.config.sharpness_rho > 0 for s in specs))
+
+
+class LiraFigureTest(absltest.TestCase):
+
+  def test_roc_figure(self):
+    rng = np.random.default_rng(0)
+    member = rng.random(50) < 0.5
+    scores = rng.normal(size=50) + member
+    scores[0] = np.nan  # Unscored: left out of the curve.
+    out = os.path.join(self.create_tempdir().full_path, "roc.png")
+    with fixtures.saved_figures() as saved:
+      lira_experiment.plot_roc([lira_experiment.Curve("x", member, scores)],
+                               out, "LiRA vs threshold")
+    self.assertGreater(os.path.getsize(out), 1000)
+    self.assertTrue(os.path.exists(out[:-4] + ".pdf"))
+    fixtures.assert_figure(self, saved, "roc.png", series=["x (AUC"])
 
 
 if __name__ == "__main__":

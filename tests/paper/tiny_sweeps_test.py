@@ -207,7 +207,8 @@ class TinySweepsTest(absltest.TestCase):
     a = args(privacy="nonprivate", datasets=["cifar10"], num_models=4)
     out, specs, _, files, _ = self.sweep(lira_experiment.LIRA, a)
     self.assertIn(os.path.join(out, "lira.md"), files)
-    scores = pd.read_csv(os.path.join(out, "lira_scores_cifar10_nonprivate.csv"))
+    scores = pd.read_csv(
+        os.path.join(out, "lira_scores_cifar10_nonprivate.csv"))
     # Keep matrix drawn entry by entry (not balanced: leave-one-out would
     # leak the target's membership): about half the models train on each
     # pool example, some on none or all; every model trains on the pool

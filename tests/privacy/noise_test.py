@@ -44,6 +44,26 @@ class NoiseTest(parameterized.TestCase):
                         tf.constant(w))
     return engine.finalize(batch, seed=seed)[0]
 
+  def test_privatize_sum_noises_once_scales_and_counts(self):
+    sums = [tf.ones([3, 2]), tf.fill([4], 2.0)]
+    draws = tf.Variable(0, dtype=tf.int64)
+    seed = tf.constant([7, 3], tf.int64)
+    out = noise.privatize_sum(sums, 1.5, 2.0, 4.0, draws, seed=seed)
+    want = noise.add_gaussian_noise(sums, 1.5, 2.0, seed)
+    for o, w in zip(out, want):
+      np.testing.assert_allclose(o.numpy(), w.numpy() / 4.0, rtol=1e-6)
+    self.assertEqual(int(draws.numpy()), 1)
+    # Noise drawn outside the graph is added as given.
+    given = [np.full([3, 2], 0.5, np.float32), np.zeros([4], np.float32)]
+    out = noise.privatize_sum(sums, 1.5, 2.0, 2.0, draws, noise=given)
+    np.testing.assert_allclose(out[0].numpy(), 0.75)
+    np.testing.assert_allclose(out[1].numpy(), 1.0)
+    self.assertEqual(int(draws.numpy()), 2)
+    for kwargs in ({}, {"seed": seed, "noise": given}):
+      with self.assertRaisesRegex(ValueError, "exactly one of seed and noise"):
+        noise.privatize_sum(sums, 1.5, 2.0, 2.0, draws, **kwargs)
+    self.assertEqual(int(draws.numpy()), 2)
+
   def test_noise_std_is_sigma_c_over_b(self):
     model = dense_model()
     sigma, clip, batch = 2.0, 0.7, 8

@@ -2,7 +2,8 @@
 
 For physical batches of 1, 64 and 65 examples (the edges of the small- and
 large-batch routes, which switch above 64), 1 and 4 views, WS on and off,
-and one large batch (256 examples, 4 views, WS), on a WRN (3x3 convs at strides 1 and 2, SAME padding, 1x1
+and one large batch (256 examples, 4 views, WS), on a WRN (3x3 convs at strides
+1 and 2, SAME padding, 1x1
 projections), the strategy ``per_example=auto`` resolves to, and
 ``per_layer`` with its large-batch route forced (``instantiate="patches"``,
 every conv instantiated), equal the sequential ``loop`` to 1e-5.
@@ -87,7 +88,8 @@ class PerExampleMatrixTest(parameterized.TestCase):
     model = per_layer_test.wrn(ws=True)
     x, y = per_layer_test.batch(5, 2)
     weights = tf.ones([5])
-    spec = lambda t: tf.TensorSpec([None, *t.shape[1:]], t.dtype)  # pylint: disable=g-long-lambda
+    def spec(t):
+      return tf.TensorSpec([None, *t.shape[1:]], t.dtype)  # pylint: disable=g-long-lambda
     fn = tf.function(
         lambda x, y, w: per_layer.clipped_sum_per_layer(
             model, per_layer_test.LOSS, x, y, w, 2, 0.5, ghost="never"),
@@ -109,7 +111,8 @@ class PerExampleMatrixTest(parameterized.TestCase):
     args = (model, per_layer_test.LOSS, x, y, tf.ones([3]), 2, 0.5)
 
     def graph_ops(fn, **kwargs):
-      concrete = tf.function(lambda: fn(*args, **kwargs)).get_concrete_function()
+      concrete = tf.function(
+          lambda: fn(*args, **kwargs)).get_concrete_function()
       return _ops(concrete.graph.as_graph_def())
 
     for ghost in ("auto", "never", "always"):

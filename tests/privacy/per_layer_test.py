@@ -1,7 +1,8 @@
 """The per_layer strategy: the loop strategy's clipped sum, by other means.
 
 Every path (instantiated per-example kernels, one op per example or one
-batched matmul of patches; ghost norms from patch and raw-activation Grams; the WS
+batched matmul of patches; ghost norms from patch and raw-activation Grams; the
+WS
 projection with and without its variance floor; GroupNorm and Dense rules;
 augmentation views; padding rows) is compared with the sequential
 per-example loop to 1e-5.

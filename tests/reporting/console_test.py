@@ -1,13 +1,17 @@
 """What binaries print: quiet by default, a crash as one line."""
 
+import contextlib
+import io
 import os
 import stat
 import subprocess
 import sys
 import textwrap
 
+from absl import app
 from absl.testing import absltest
 
+from prifa_tf import errors
 from prifa_tf.reporting import console
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -43,7 +47,7 @@ BINARY = """
           None, None, "Graph execution error:\\n\\n  File \\"x.py\\", line 1"
           "\\nfilter_size does not have enough elements\\n" + "trace\\n" * 60)
 
-    app.run(console.guarded(main, lambda: sys.argv[-1]))
+    console.run_main(main, lambda: sys.argv[-1])
 """
 
 
@@ -59,7 +63,7 @@ class ConsoleTest(absltest.TestCase):
     workdir = self.create_tempdir().full_path
     proc = run_python(BINARY, workdir)
     self.assertEqual(proc.returncode, 1, proc.stderr)
-    lines = [l for l in (proc.stdout + proc.stderr).splitlines() if l]
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line]
     # The TF start-up lines, the absl INFO line and the sklearn warning are
     # gone; what is left is the error and where its traceback is.
     self.assertLen(lines, 2, proc.stderr)
@@ -93,6 +97,44 @@ class ConsoleTest(absltest.TestCase):
     self.assertTrue(os.path.basename(path).startswith("prifa_error_"))
     with open(path) as f:
       self.assertIn("RuntimeError: boom", f.read())
+
+  def test_each_error_has_its_exit_status(self):
+    workdir = self.create_tempdir().full_path
+    cases = [
+        (errors.ConfigError("steps must be > 0."), 2,
+         "error: steps must be > 0.\n"),
+        (errors.UnknownNameError("Unknown preset 'x'."), 2,
+         "error: Unknown preset 'x'.\n"),
+        (app.UsageError("--workdir is required."), 2,
+         "error: --workdir is required.\n"),
+        (errors.AuditFailure("PRIVACY AUDIT FAILED: ..."), 3,
+         "PRIVACY AUDIT FAILED: ...\n"),
+        # A ValueError that is not bad input is a bug: a crash.
+        (ValueError("a shape mismatch deep in a step"), 1,
+         "error: ValueError: a shape mismatch deep in a step\n"),
+    ]
+    for error, status, first in cases:
+
+      def main(argv, error=error):
+        del argv
+        raise error
+
+      err = io.StringIO()
+      with contextlib.redirect_stderr(err):
+        got = console.guarded(main, lambda: workdir)(["binary"])
+      self.assertEqual(got, status, error)
+      self.assertTrue(err.getvalue().startswith(first), err.getvalue())
+    with open(os.path.join(workdir, "error.txt")) as f:
+      trace = f.read()
+    self.assertIn("Traceback", trace)
+    self.assertIn("ValueError: a shape mismatch deep in a step", trace)
+
+  def test_a_bad_flag_is_bad_input(self):
+    proc = run_python(BINARY, "--bogus_flag=1", "x")
+    self.assertEqual(proc.returncode, 2, proc.stderr)
+    self.assertRegex(proc.stderr, r"^error: Unknown command line flag "
+                     r"'bogus_flag'")
+    self.assertNotIn("Traceback", proc.stderr)
 
 
 if __name__ == "__main__":

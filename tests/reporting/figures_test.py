@@ -3,16 +3,12 @@
 import os
 
 from absl.testing import absltest
-import matplotlib
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-
 from prifa_tf.reporting import figures
 from tests import fixtures
 
 
 def good_figure():
-  fig, ax = plt.subplots()
+  fig, ax = figures.subplots()
   ax.plot([0, 1, 2], [0.2, 0.5, 0.9], marker="o", label="train accuracy")
   ax.errorbar([0, 1, 2], [0.1, 0.4, 0.6], yerr=[0.01, 0.02, 0.03],
               marker="s", label="DP (median ± std)")
@@ -34,7 +30,7 @@ class ProblemsTest(absltest.TestCase):
                       "DP (median ± std)"])
 
   def test_each_defect_is_caught(self):
-    fig, (a, b, c) = plt.subplots(1, 3)
+    fig, (a, b, c) = figures.subplots(1, 3)
     a.plot([0.5], [0.5], label="one point, no marker")
     a.plot(range(10), [0.5] * 10, marker="o", label="flat")
     a.legend(loc="center")  # Over the flat series' points.

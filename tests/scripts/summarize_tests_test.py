@@ -44,8 +44,8 @@ class SummarizeTestsTest(absltest.TestCase):
                   lines)
     self.assertIn("//tests/a:y_test: 3 passed, 1 failed, 0 skipped (9 s)",
                   lines)
-    self.assertTrue(any(l.startswith("//tests/a:gone_test: no result")
-                        for l in lines))
+    self.assertTrue(any(line.startswith("//tests/a:gone_test: no result")
+                        for line in lines))
     self.assertEqual(lines[-1], "5 passed, 3 failed, 1 skipped")
     self.assertEqual(proc.returncode, 1)
 
@@ -102,6 +102,18 @@ class SummarizeTestsTest(absltest.TestCase):
                            "//tests/a:x_test")
     self.assertIn("has 31 lines", proc.stdout)
     self.assertIn("not the toolkit's own", proc.stdout)
+
+  def test_lint_case(self):
+    logs = self.create_tempdir().full_path
+    self.write(logs, "tests/a/x_test", xml([""]))
+    proc = self.run_script("--lint_status", "0", logs, "//tests/a:x_test")
+    self.assertIn("ruff check .: 1 passed, 0 failed", proc.stdout)
+    self.assertEqual(proc.stdout.splitlines()[-1],
+                     "2 passed, 0 failed, 0 skipped")
+    self.assertEqual(proc.returncode, 0)
+    proc = self.run_script("--lint_status", "1", logs, "//tests/a:x_test")
+    self.assertIn("ruff check .: 0 passed, 1 failed (exit 1)", proc.stdout)
+    self.assertEqual(proc.returncode, 1)
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ class RayRunnerTest(absltest.TestCase):
       while time.time() < deadline:
         if os.path.exists(started) and os.path.exists(ckpt):
           with open(started) as f:
-            lines = [l.split() for l in f if l.startswith("slow ")]
+            lines = [line.split() for line in f if line.startswith("slow ")]
           spent = results_lib.read_json(ckpt)["spent"]
           if lines and spent >= 1.0:
             pid = int(lines[0][1])
@@ -116,7 +116,8 @@ class RayRunnerTest(absltest.TestCase):
     self.assertEqual({s["status"] for s in status.values()}, {"done"},
                      status)
     with open(started) as f:
-      slow_pids = [int(l.split()[1]) for l in f if l.startswith("slow ")]
+      slow_pids = [int(line.split()[1]) for line in f
+                   if line.startswith("slow ")]
     self.assertLen(slow_pids, 2)  # Killed once, retried once.
     self.assertNotEqual(slow_pids[0], slow_pids[1])
     self.assertEqual(slow_pids[0], killed["pid"])

@@ -10,6 +10,7 @@ import os
 
 from absl.testing import absltest
 
+from prifa_tf import errors
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.sweeps import runner
 from tests.sweeps import fake_task
@@ -64,7 +65,7 @@ class RunnerTest(absltest.TestCase):
     holder.start()
     try:
       self.assertTrue(ready.wait(60))
-      with self.assertRaisesRegex(runner.SweepLocked,
+      with self.assertRaisesRegex(errors.SweepLocked,
                                   f"pid {holder.pid} on"):
         runner.run_sweep(self.out, chain(), fake_task.SumTask(), log=quiet)
       self.assertFalse(os.path.exists(os.path.join(self.out,

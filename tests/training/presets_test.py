@@ -29,12 +29,17 @@ class PresetsTest(absltest.TestCase):
     # --set=help is generated from the dataclass: a field without a line of
     # meaning (a new one, say) fails here.
     names = [f.name for f in dataclasses.fields(config.TrainConfig)]
-    self.assertEqual(sorted(config.FIELD_HELP), sorted(names))
+    for f in dataclasses.fields(config.TrainConfig):
+      self.assertTrue(f.metadata.get("help"), f.name)
+      self.assertIn(f.metadata.get("kind"), config.KINDS, f.name)
     text = config.describe_fields().splitlines()
     self.assertLen(text, len(names) + 1)
-    row = next(l for l in text if l.split()[0] == "noise_multiplier")
+    row = next(line for line in text if line.split()[0] == "noise_multiplier")
     self.assertEqual(row.split()[1:3], ["float", "3.0"])
     self.assertIn("σ", row)
+    self.assertIn("[privacy]", row)
+    row = next(line for line in text if line.split()[0] == "per_example")
+    self.assertIn("[speed]", row)
 
   def test_overrides(self):
     cfg = presets.apply_overrides(presets.get("smoke"), [

@@ -141,7 +141,7 @@ class TrainerTest(absltest.TestCase):
     # Poisson: logical batches vary in size (8 expected of 32).
     sizes = {len(trainer.sampler.indices(t)) for t in range(20)}
     self.assertGreater(len(sizes), 2)
-    self.assertTrue(any("eps[poisson]=" in l for l in lines), lines)
+    self.assertTrue(any("eps[poisson]=" in line for line in lines), lines)
 
   def test_shuffled_epsilon_is_labelled_assumed(self):
     workdir = self.create_tempdir().full_path
@@ -162,10 +162,11 @@ class TrainerTest(absltest.TestCase):
     self.assertEqual(
         sorted(scalars["privacy/epsilon_assumed_poisson_but_shuffled"]),
         list(range(1, 7)))
-    step_lines = [l for l in lines if l.startswith("step ")]
+    step_lines = [line for line in lines if line.startswith("step ")]
     self.assertLen(step_lines, 6)
-    for l in step_lines + [l for l in lines if l.startswith("final")]:
-      self.assertIn("eps[assumed-poisson,shuffled]=", l)
+    finals = [line for line in lines if line.startswith("final")]
+    for line in step_lines + finals:
+      self.assertIn("eps[assumed-poisson,shuffled]=", line)
 
   def test_tan_simulation_is_labelled_everywhere(self):
     # B=8, σ=0.5 simulating B=32, σ=2 at ε=8: the run takes its 3 steps
@@ -187,8 +188,8 @@ class TrainerTest(absltest.TestCase):
     self.assertTrue(p["epsilon_basis"].startswith(label + "; "))
     self.assertEqual(p["epsilon"], accounting.epsilon(32, 8, 0.5, 3, 1e-5))
     self.assertGreater(p["epsilon"], 8.0)
-    header = [l for l in lines if l.startswith("Training ")]
-    final = [l for l in lines if l.startswith("final: ")]
+    header = [line for line in lines if line.startswith("Training ")]
+    final = [line for line in lines if line.startswith("final: ")]
     self.assertIn(label, header[0])
     self.assertNotIn("target eps=8", header[0])
     self.assertIn(f"[this run's own ε; the run is {label}]", final[0])
@@ -233,18 +234,18 @@ class TrainerTest(absltest.TestCase):
                 "privacy/grad_norm_max"):
       self.assertNotIn(tag, scalars)
     self.assertIn("privacy/epsilon", scalars)
-    step_lines = [l for l in lines if l.startswith("step ")]
+    step_lines = [line for line in lines if line.startswith("step ")]
     self.assertLen(step_lines, 2)
-    for l in step_lines:
-      self.assertNotIn("loss=", l)
-      self.assertNotIn("clipped=", l)
+    for line in step_lines:
+      self.assertNotIn("loss=", line)
+      self.assertNotIn("clipped=", line)
     progress = results_lib.read_json(os.path.join(quiet, "progress.json"))
     self.assertEqual(progress["last_batch"], {})
     # The final weights' training accuracy is exact: labelled where shown,
     # left out with log_training_stats=False.
     self.assertNotIn("train_accuracy", res["metrics"])
     self.assertEqual(res["metrics_notes"], {})
-    final_line = [l for l in lines if l.startswith("final:")]
+    final_line = [line for line in lines if line.startswith("final:")]
     self.assertLen(final_line, 1)
     self.assertNotIn("train_accuracy", final_line[0])
     self.assertIn("test_accuracy=", final_line[0])

@@ -7,8 +7,9 @@ import numpy as np
 from scipy import special
 from scipy import stats
 
-from prifa_tf.attacks import audit
-from prifa_tf.attacks import one_run_audit as one_run
+from prifa_tf.data import canaries as canaries_lib
+from prifa_tf.privacy import audit
+from prifa_tf.privacy import one_run_audit as one_run
 from tests import fixtures
 
 
@@ -92,7 +93,8 @@ class ValidityAndPowerTest(absltest.TestCase):
     # and called-out is fixed before looking, so not every guess is right),
     # so a broken engine claiming ε=3.3 is caught by the combined audit.
     rng = np.random.default_rng(1)
-    canaries = audit.make_canaries(fixtures.synthetic_set(n=600), 500, seed=1)
+    canaries = canaries_lib.make_canaries(fixtures.synthetic_set(n=600), 500,
+                                          seed=1)
     scores = np.where(canaries.included, 1.0, -1.0) * (1 + rng.random(500))
     result = audit.audit(scores, canaries, claimed_epsilon=3.3, delta=1e-5)
     self.assertLess(result.clopper_pearson_lower_bound, 3.2)

@@ -1,7 +1,7 @@
 """Empirical privacy audit with canaries (a lower bound beside the claimed ε).
 
 Procedure (one training run):
-1. ``data.canaries.make_canaries`` (re-exported here) picks m training
+1. ``data.canaries.make_canaries`` picks m training
    examples and gives each a wrong label (mislabelled canaries). Each joins
    training independently with probability 1/2; the others are left out.
    A config with ``audit_canaries > 0`` does this in ``training.datasets``,
@@ -22,7 +22,7 @@ probability about α. ``check`` raises ``AuditFailure`` when it is above the
 claimed ε: that means a bug in the DP engine or its accounting, and must
 never pass silently. m canaries can never show more than
 ``max_attainable_bound``; above it the audit is a sanity check only (the
-white-box step audit, ``attacks/step_audit.py``, can fail at any ε).
+white-box step audit, ``prifa_tf/attacks/step_audit.py``, can fail at any ε).
 """
 
 import dataclasses
@@ -31,18 +31,12 @@ from typing import Optional
 import numpy as np
 from tensorflow_privacy.privacy.privacy_tests import epsilon_lower_bound as elb
 
-from prifa_tf.attacks import one_run_audit
-from prifa_tf.data.canaries import Canaries
-from prifa_tf.data.canaries import insert  # pylint: disable=unused-import
-from prifa_tf.data.canaries import make_canaries  # pylint: disable=unused-import
+from prifa_tf.errors import AuditFailure
+from prifa_tf.privacy import one_run_audit
 
 METHODS = {"clopper-pearson": elb.BoundMethod.CLOPPER_PEARSON,
            "bailey": elb.BoundMethod.BAILEY,
            "katz-log": elb.BoundMethod.KATZ_LOG}
-
-
-class AuditFailure(AssertionError):
-  """The empirical lower bound exceeds the claimed ε."""
 
 
 def canary_scores(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -83,7 +77,8 @@ def max_attainable_bound(canaries: int, alpha: float = 0.05,
                          method: str = "clopper-pearson") -> float:
   """The largest bound ``canaries`` canaries can ever show.
 
-  That is the bound for perfectly separated (distinct) scores. A claimed ε above it can
+  That is the bound for perfectly separated (distinct) scores. A claimed ε
+  above it can
   never fail this audit, whatever the engine does: the canary audit is then
   a sanity check only (the white-box step audit, ``attacks/step_audit.py``,
   is the one that can fail there).
@@ -136,10 +131,13 @@ class AuditResult:
             "can_fail": self.can_fail}
 
 
-def audit(scores: np.ndarray, canaries: Canaries,
+def audit(scores: np.ndarray, canaries,
           claimed_epsilon: Optional[float], alpha: float = 0.05,
           method: str = "clopper-pearson", delta: float = 0.0) -> AuditResult:
   """Audits one run from its canary scores (aligned with ``canaries``).
+
+  ``canaries`` is anything with a boolean ``included`` array, one entry per
+  score (``data.canaries.Canaries``): which canaries were inserted.
 
   ``delta`` is the run's claimed δ, which the one-run bound accounts for
   (Clopper-Pearson ignores it).

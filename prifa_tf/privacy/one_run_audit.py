@@ -73,6 +73,7 @@ def epsilon_lower_bound(m: int, r: int, v: int, delta: float,
 
 @dataclasses.dataclass
 class OneRunResult:
+  """The one-run estimator's bound and the guess count behind it."""
   epsilon_lower_bound: float
   guesses: int       # r of the guess count that gave the bound
   correct: int       # v there

@@ -5,7 +5,8 @@ from unittest import mock
 from absl.testing import absltest
 import numpy as np
 
-from prifa_tf.attacks import audit
+from prifa_tf.data import canaries as canaries_lib
+from prifa_tf.privacy import audit
 from prifa_tf.evaluation import audit_run
 from prifa_tf.evaluation import run_evaluation
 from prifa_tf.privacy import noise as noise_lib
@@ -18,18 +19,18 @@ class CanaryTest(absltest.TestCase):
 
   def test_canaries_are_mislabelled_and_independently_inserted(self):
     train = fixtures.synthetic_set(n=50)
-    can = audit.make_canaries(train, 20, seed=1)
+    can = canaries_lib.make_canaries(train, 20, seed=1)
     inserted = int(can.included.sum())
     # Independent Bernoulli(1/2) inclusion: over many draws the count is
     # Binomial(m, 1/2), not always m/2 (a permutation would give 10 always).
-    counts = [int(audit.make_canaries(train, 20, seed=s).included.sum())
+    counts = [int(canaries_lib.make_canaries(train, 20, seed=s).included.sum())
               for s in range(200)]
     self.assertAlmostEqual(np.mean(counts), 10, delta=0.7)
     self.assertAlmostEqual(np.var(counts), 5, delta=1.5)
     truth = dict(zip(train.ids.tolist(), train.labels.tolist()))
-    self.assertTrue(all(truth[int(i)] != l for i, l in zip(can.ids,
+    self.assertTrue(all(truth[int(i)] != label for i, label in zip(can.ids,
                                                            can.labels)))
-    out, cset = audit.insert(train, can)
+    out, cset = canaries_lib.insert(train, can)
     self.assertLen(out, 50 - (20 - inserted))  # The left out are removed.
     self.assertEmpty(np.intersect1d(out.ids, can.ids[~can.included]))
     got = dict(zip(out.ids.tolist(), out.labels.tolist()))
@@ -38,7 +39,7 @@ class CanaryTest(absltest.TestCase):
     np.testing.assert_array_equal(cset.ids, can.ids)
     np.testing.assert_array_equal(cset.labels, can.labels)
     with self.assertRaisesRegex(ValueError, "canaries <= 50"):
-      audit.make_canaries(train, 51)
+      canaries_lib.make_canaries(train, 51)
 
   def test_lower_bound(self):
     rng = np.random.default_rng(0)
@@ -63,7 +64,7 @@ class CanaryTest(absltest.TestCase):
     self.assertAlmostEqual(audit.max_attainable_bound(100),
                            audit.epsilon_lower_bound(np.arange(50) + 50.0,
                                                      np.arange(50) * 0.5))
-    canaries = audit.make_canaries(fixtures.synthetic_set(n=200), 100,
+    canaries = canaries_lib.make_canaries(fixtures.synthetic_set(n=200), 100,
                                    seed=0)
     scores = np.where(canaries.included, 1.0, -1.0) * (1 + np.arange(100))
     at_8 = audit.audit(scores, canaries, claimed_epsilon=8.0)

@@ -4,9 +4,9 @@
   python3 scripts/export_results.py SWEEP_DIR DEST_DIR
 
 Kept: the sweep's tables, figures, report and provenance, and per run its
-config, results, evaluation, audit, progress and privacy-by-group table:
-what ``--report_only`` needs to rebuild the tables, and what a reader needs
-to check them. Left out: checkpoints, weights, TensorBoard logs, per-example
+config, results, evaluation, attacks, audit, progress and privacy-by-group
+table: what ``--report_only`` needs to rebuild the tables, and what a
+reader needs to check them. Left out: checkpoints, weights, TensorBoard logs, per-example
 risk scores, and ``secrets.json`` (a private run's noise and sampling seeds,
 which must never be released). Prints what it copied; exits 2 when
 SWEEP_DIR has no sweep.json.
@@ -19,8 +19,8 @@ import sys
 
 SWEEP_FILES = ("*.csv", "*.md", "*.png", "*.pdf", "sweep.json",
                "provenance.json")
-RUN_FILES = ("config.json", "results.json", "eval.json", "audit.json",
-             "progress.json", "privacy_by_group.csv")
+RUN_FILES = ("config.json", "results.json", "eval.json", "attacks.csv",
+             "audit.json", "progress.json", "privacy_by_group.csv")
 NEVER = ("secrets.json",)
 
 

@@ -218,6 +218,11 @@ COMMANDS = [
             "results/cpu/demo", files=["results/cpu/demo/demo.md"],
             expect=r"files copied into results/cpu/demo", seconds=1,
             with_previous=True),
+    Command(".venv/bin/python experiments/demo.py --out=results/cpu/demo "
+            "--scale=cpu --report_only",
+            files=["results/cpu/demo/demo.md", "results/cpu/demo/demo.png"],
+            expect=r"DP-SAT \+ GT", seconds=15,
+            why="on a copy of the committed results/ (the test's checkout)"),
     Command(".venv/bin/python benchmarks/group_norm.py --model=wrn_10_1 "
             "--batch=250", tiny=("--batch=8", "--rounds=1", "--image_size=8"),
             expect=r"DP-SGD .*\|", seconds=30),
@@ -297,6 +302,9 @@ class ReadmeCommandsTest(absltest.TestCase):
     os.makedirs(cls.cwd)
     for name in ("experiments", "benchmarks", "scripts", "prifa_tf", "tests"):
       os.symlink(os.path.join(ROOT, name), os.path.join(cls.cwd, name))
+    # Committed results are copied, not linked: a command rebuilds them.
+    shutil.copytree(os.path.join(ROOT, "results"),
+                    os.path.join(cls.cwd, "results"))
 
     venv = os.path.dirname(os.path.dirname(sys.executable))
     os.symlink(venv, os.path.join(cls.cwd, ".venv"))

@@ -26,7 +26,7 @@ class ExportResultsTest(absltest.TestCase):
             "provenance.json"] + [
                 os.path.join("runs", "cifar10s", "eps8", "seed0", n)
                 for n in ("config.json", "results.json", "eval.json",
-                          "audit.json", "progress.json",
+                          "attacks.csv", "audit.json", "progress.json",
                           "privacy_by_group.csv")]
     dropped = [os.path.join(run, n) for n in (
         "secrets.json", "risk_scores.csv", "final_eval_weights.h5",

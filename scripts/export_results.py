@@ -6,10 +6,10 @@
 Kept: the sweep's tables, figures, report and provenance, and per run its
 config, results, evaluation, attacks, audit, progress and privacy-by-group
 table: what ``--report_only`` needs to rebuild the tables, and what a
-reader needs to check them. Left out: checkpoints, weights, TensorBoard logs, per-example
-risk scores, and ``secrets.json`` (a private run's noise and sampling seeds,
-which must never be released). Prints what it copied; exits 2 when
-SWEEP_DIR has no sweep.json.
+reader needs to check them. Left out: checkpoints, weights, TensorBoard
+logs, per-example risk scores, and ``secrets.json`` (a private run's noise
+and sampling seeds, which must never be released). Prints what it copied;
+exits 2 when SWEEP_DIR has no sweep.json.
 """
 
 import fnmatch

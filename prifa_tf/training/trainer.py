@@ -87,6 +87,26 @@ def build_model(cfg: TrainConfig, num_classes: int, input_shape):
   return model
 
 
+# Physical batches of one logical batch that get distinct augmentations.
+MAX_PHYSICAL_BATCHES = 4096
+
+
+def augmentation_seed(seed: int, step: int, batch: int, pass_id: int):
+  """The stateless seed of one physical batch's augmentations.
+
+  Distinct for every (step, physical batch, pass) of a run: ``pass_id`` is
+  1 for SAM's ascent pass over the batch and 0 for the descent, and
+  ``batch`` indexes the physical batches of the logical step (fewer than
+  ``MAX_PHYSICAL_BATCHES``). Augmentation is public randomness: it is
+  seeded by the config's ``seed`` (unlike the noise, see ``secrets``).
+  """
+  if not 0 <= batch < MAX_PHYSICAL_BATCHES:
+    raise ValueError(f"physical batch {batch} of one logical batch: at most "
+                     f"{MAX_PHYSICAL_BATCHES} are seeded apart.")
+  index = (step * MAX_PHYSICAL_BATCHES + batch) * 2 + pass_id
+  return tf.constant([seed, index], tf.int64)
+
+
 @dataclasses.dataclass
 class Plan:
   """How many steps a run takes, and why it stops there.
@@ -127,6 +147,18 @@ def plan_steps(cfg: TrainConfig, n: int) -> Plan:
 
 class Trainer:
   """Runs one configuration in one workdir, resumably.
+
+  ``run`` restores the last checkpoint, then ``_loop`` takes the planned
+  logical steps (``plan_steps``): each is ``_logical_step`` (sample,
+  accumulate clipped sums, release once through the engine, apply), then
+  its hooks: ``_log_scalars`` (TensorBoard), ``_show_progress`` (bar or
+  step line) and ``_after_step`` (checkpoint, evaluation, early stopping,
+  ``progress.json``, the step callback). ``_finish`` audits the released
+  weights and writes ``results.json``.
+
+  Out of scope: membership-inference attacks and bias (``evaluation``),
+  sweeps over configs (``sweeps``), and the DP guarantee's arithmetic
+  (``privacy``): the trainer only follows the plan and records ε.
 
   Args:
     cfg: the configuration (validated here).
@@ -173,6 +205,7 @@ class Trainer:
     else:
       self.seeds = secrets.load_or_draw(cfg, workdir)
     self.log = log if self.chief else (lambda _: None)
+    self._say = self.log  # The loop's printer (clear of the bar).
     self.remove_ids = remove_ids
     self._given_data = data
     self._step_callback = step_callback
@@ -275,8 +308,7 @@ class Trainer:
     train = self.data.train
     for j, (rows, weights) in enumerate(batching.physical_batches(
         indices, self.cfg.physical_batch_size)):
-      seed = tf.constant([self.cfg.seed, (step * 4096 + j) * 2 + pass_id],
-                         tf.int64)
+      seed = augmentation_seed(self.cfg.seed, step, j, pass_id)
       x = self._prepare(tf.constant(train.images[rows]), seed)
       y = augment.repeat_labels(tf.constant(train.labels[rows]),
                                 self.cfg.augmult)
@@ -380,115 +412,143 @@ class Trainer:
     clock = progress.StepClock(total)
     # A bar only on a terminal and with the default printer (logs, sweeps'
     # prefixed printers and tests get the step lines below).
-    log = self.log
     bar = progress.bar(total, initial=start, desc=f"{cfg.model} training",
-                       enabled=None if log is print else False)
+                       enabled=None if self.log is print else False)
 
     def say(line):
       with progress.printing_over(bar):
-        log(line)
-    self.log = say
+        self.log(line)
+    self._say = say
     try:
       stop_reason, last_stats = self._loop(start, total, clock, bar)
     finally:
       bar.close()
-      self.log = log
+      self._say = self.log
     wall = time.time() - t0
     self.writer.flush()
     return self._finish(int(self.step.numpy()), stop_reason, last_stats, wall)
 
   def _loop(self, start, total, clock, bar):
-    """The training steps; returns (stop reason, last batch's stats)."""
-    cfg = self.cfg
-    stop_reason, last_stats = self.plan.stop_reason, {}
+    """The training steps; returns (stop reason, last batch's stats).
+
+    One logical step, then its hooks in a fixed order: TensorBoard scalars,
+    the progress line, then checkpoint, evaluation, early stopping,
+    ``progress.json`` and the step callback (``_after_step``).
+    """
+    last_stats = {}
     for step in range(start, total):
-      if self.plan.max_private_steps is not None and \
-          step + 1 > self.plan.max_private_steps:
-        stop_reason = "privacy_budget"  # Defensive: never overrun.
-        break
+      if self._over_budget(step):
+        return "privacy_budget", last_stats  # Defensive: never overrun.
       began = time.time()
-      stats = self._logical_step(step)
+      last_stats = self._logical_step(step)
       clock.step_done(time.time() - began)
       done = step + 1
       self.step.assign(done)
       eps = self.epsilon_spent(done)
-      last_stats = stats
-      shown = stats if cfg.log_training_stats else {}
-      with self.writer.as_default(step=done):
-        for tag, key in (("train/loss", "loss"),
-                         ("train/batch_accuracy", "train_accuracy"),
-                         ("privacy/clipped_fraction", "clipped_fraction"),
-                         ("privacy/grad_norm_mean", "grad_norm_mean"),
-                         ("privacy/grad_norm_max", "grad_norm_max")):
-          if key in shown:
-            tf.summary.scalar(tag, shown[key], description=NOT_PRIVATE)
-        tf.summary.scalar("train/learning_rate", cfg.learning_rate)
-        if eps is not None:
-          tf.summary.scalar(guarantee.summary_tag(cfg.sampling), eps,
-                            description=guarantee.console_tag(cfg.sampling)
-                            + f" at delta={cfg.delta:g}: the accountant's "
-                            "epsilon after this many steps"
-                            + (f" (this run's own; the run is "
-                               f"{cfg.tan_label})" if cfg.tan_label else ""))
-          if cfg.tan_label and done == start + 1:
-            tf.summary.text("privacy/tan_simulation", cfg.tan_label)
-      rate = clock.steps_per_second()
-      views = (f"{rate * cfg.batch_size * self.views:.0f} views/s "
-               "steady-state" if rate else "rate from step 2")
-      bar.set_postfix_str(
-          (f"loss={stats['loss']:.3f} " if shown else "")
-          + (f"eps={eps:.2f} " if eps is not None else "")
-          + views.replace(" steady-state", ""),
-          refresh=False)
-      bar.update(1)
-      if bar.disable and (done % cfg.log_every == 0 or done == total):
-        self.log(f"step {done}/{total}"
-                 + (f" loss={stats['loss']:.4f} "
-                    f"batch_acc={stats['train_accuracy']:.3f}"
-                    if shown else "")
-                 + (f" {guarantee.console_tag(cfg.sampling)}={eps:.3f}"
-                    if eps is not None else "")
-                 + (f" clipped={stats['clipped_fraction']:.2f}"
-                    if cfg.private and shown else "")
-                 + f" ({views}; elapsed "
-                 f"{progress.format_seconds(clock.elapsed())}, ETA "
-                 f"{progress.format_seconds(clock.eta(done))})")
-      checkpoint_now = done % cfg.checkpoint_every == 0 or done == total
-      # Secure noise cannot be replayed: a resumed run redoes the steps
-      # since the last checkpoint with fresh noise. So nothing shaped by
-      # this step's noise (evaluation, step callbacks) is released before
-      # the step is checkpointed, and nothing between checkpoints.
-      secure = cfg.private and cfg.secure_noise
-      if secure and checkpoint_now:
-        self._save(done)
-      stop_early = False
-      if done % cfg.eval_every == 0 or done == total:
-        metrics = self.evaluate()
-        with self.writer.as_default(step=done):
-          for k, v in metrics.items():
-            tf.summary.scalar(f"eval/{k}", v)
-        if done < total:  # The last one is in the "final:" line.
-          self.log(f"eval step {done}: " + ", ".join(
-              f"{k}={v:.4f}" for k, v in metrics.items()))
-        if cfg.early_stopping_patience and "validation_accuracy" in metrics:
-          with self._eval_weights_context():
-            self.early.observe(metrics["validation_accuracy"], done,
-                               self.model.trainable_variables)
-          if int(self.early.bad_evals.numpy()) >= cfg.early_stopping_patience:
-            stop_early = True
-      if (checkpoint_now and not secure) or stop_early:
-        self._save(done)
-      if self.chief and (checkpoint_now or stop_early):
-        results_lib.write_json_atomic(
-            os.path.join(self.workdir, PROGRESS_FILE),
-            {"step": done, "total_steps": total, "epsilon": eps,
-             "last_batch": shown, "last_batch_note": NOT_PRIVATE})
-      if self._step_callback is not None and (checkpoint_now or not secure):
-        self._step_callback(self, done)
-      if stop_early:
-        stop_reason = "early_stopping"
-        break
-    return stop_reason, last_stats
+      shown = last_stats if self.cfg.log_training_stats else {}
+      self._log_scalars(done, shown, eps, first=done == start + 1)
+      self._show_progress(done, total, shown, eps, clock, bar)
+      if self._after_step(done, total, shown, eps):
+        return "early_stopping", last_stats
+    return self.plan.stop_reason, last_stats
+
+  def _over_budget(self, step: int) -> bool:
+    """Whether step ``step + 1`` would pass the privacy budget."""
+    limit = self.plan.max_private_steps
+    return limit is not None and step + 1 > limit
+
+  def _log_scalars(self, done, shown, eps, first):
+    """TensorBoard: the batch's (not private) statistics, lr and ε."""
+    cfg = self.cfg
+    with self.writer.as_default(step=done):
+      for tag, key in (("train/loss", "loss"),
+                       ("train/batch_accuracy", "train_accuracy"),
+                       ("privacy/clipped_fraction", "clipped_fraction"),
+                       ("privacy/grad_norm_mean", "grad_norm_mean"),
+                       ("privacy/grad_norm_max", "grad_norm_max")):
+        if key in shown:
+          tf.summary.scalar(tag, shown[key], description=NOT_PRIVATE)
+      tf.summary.scalar("train/learning_rate", cfg.learning_rate)
+      if eps is None:
+        return
+      tf.summary.scalar(guarantee.summary_tag(cfg.sampling), eps,
+                        description=guarantee.console_tag(cfg.sampling)
+                        + f" at delta={cfg.delta:g}: the accountant's "
+                        "epsilon after this many steps"
+                        + (f" (this run's own; the run is "
+                           f"{cfg.tan_label})" if cfg.tan_label else ""))
+      if cfg.tan_label and first:
+        tf.summary.text("privacy/tan_simulation", cfg.tan_label)
+
+  def _show_progress(self, done, total, shown, eps, clock, bar):
+    """The bar's postfix on a terminal, else a line every ``log_every``."""
+    cfg = self.cfg
+    rate = clock.steps_per_second()
+    views = (f"{rate * cfg.batch_size * self.views:.0f} views/s "
+             "steady-state" if rate else "rate from step 2")
+    bar.set_postfix_str(
+        (f"loss={shown['loss']:.3f} " if shown else "")
+        + (f"eps={eps:.2f} " if eps is not None else "")
+        + views.replace(" steady-state", ""),
+        refresh=False)
+    bar.update(1)
+    if bar.disable and (done % cfg.log_every == 0 or done == total):
+      self._say(f"step {done}/{total}"
+                + (f" loss={shown['loss']:.4f} "
+                   f"batch_acc={shown['train_accuracy']:.3f}"
+                   if shown else "")
+                + (f" {guarantee.console_tag(cfg.sampling)}={eps:.3f}"
+                   if eps is not None else "")
+                + (f" clipped={shown['clipped_fraction']:.2f}"
+                   if cfg.private and shown else "")
+                + f" ({views}; elapsed "
+                f"{progress.format_seconds(clock.elapsed())}, ETA "
+                f"{progress.format_seconds(clock.eta(done))})")
+
+  def _after_step(self, done, total, shown, eps) -> bool:
+    """Checkpoint, evaluate, progress.json, callback; whether to stop early.
+
+    Secure noise cannot be replayed: a resumed run redoes the steps since
+    the last checkpoint with fresh noise. So nothing shaped by this step's
+    noise (evaluation, step callbacks) is released before the step is
+    checkpointed, and nothing between checkpoints.
+    """
+    cfg = self.cfg
+    checkpoint_now = done % cfg.checkpoint_every == 0 or done == total
+    secure = cfg.private and cfg.secure_noise
+    if secure and checkpoint_now:
+      self._save(done)
+    stop_early = False
+    if done % cfg.eval_every == 0 or done == total:
+      stop_early = self._evaluate_during_training(done, total)
+    if (checkpoint_now and not secure) or stop_early:
+      self._save(done)
+    if self.chief and (checkpoint_now or stop_early):
+      results_lib.write_json_atomic(
+          os.path.join(self.workdir, PROGRESS_FILE),
+          {"step": done, "total_steps": total, "epsilon": eps,
+           "last_batch": shown, "last_batch_note": NOT_PRIVATE})
+    if self._step_callback is not None and (checkpoint_now or not secure):
+      self._step_callback(self, done)
+    return stop_early
+
+  def _evaluate_during_training(self, done, total) -> bool:
+    """Evaluates, logs, watches early stopping; whether to stop now."""
+    cfg = self.cfg
+    metrics = self.evaluate()
+    with self.writer.as_default(step=done):
+      for k, v in metrics.items():
+        tf.summary.scalar(f"eval/{k}", v)
+    if done < total:  # The last one is in the "final:" line.
+      self._say(f"eval step {done}: " + ", ".join(
+          f"{k}={v:.4f}" for k, v in metrics.items()))
+    if not (cfg.early_stopping_patience
+            and "validation_accuracy" in metrics):
+      return False
+    with self._eval_weights_context():
+      self.early.observe(metrics["validation_accuracy"], done,
+                         self.model.trainable_variables)
+    return int(self.early.bad_evals.numpy()) >= cfg.early_stopping_patience
 
   def _finish(self, steps, stop_reason, last_stats, wall):
     cfg = self.cfg

@@ -45,7 +45,10 @@ from prifa_tf.training import datasets
 from prifa_tf.training import distribution as distribution_lib
 from prifa_tf.training import evaluation
 from prifa_tf.training import losses
+from prifa_tf.training import run_results
 from prifa_tf.training import secrets
+from prifa_tf.training.run_results import NOT_PRIVATE
+from prifa_tf.training.run_results import TRAIN_ACCURACY_NOTE
 from prifa_tf.training.config import ConfigError
 from prifa_tf.training.config import TrainConfig
 
@@ -657,72 +660,43 @@ class Trainer:
     cfg = self.cfg
     summary = None if audit is None else {
         k: v for k, v in audit.items() if not k.startswith("canary_")}
-    out = {
-        "status": "completed",
-        "provenance": provenance.collect(),
-        "config": cfg.to_dict(),
-        "steps": steps,
-        "stop_reason": stop_reason,
-        "num_train_examples": self.n,
-        # Ids left out of training (Onion effect): evaluation must not count
-        # them as members.
-        "removed_ids": (sorted(int(i) for i in self.remove_ids)
-                        if self.remove_ids is not None else []),
-        "metrics": final,
-        "metrics_notes": ({"train_accuracy": TRAIN_ACCURACY_NOTE}
-                          if cfg.private and "train_accuracy" in final
-                          else {}),
-        "metrics_last_weights": last,
-        # Which start the weights came from (the paper fine-tunes
-        # CIFAR-100(S) and CelebA from ImageNet).
-        "initialisation": (f"pretrained: {cfg.pretrained}" if cfg.pretrained
-                           else "random (trained from scratch)"),
-        "eval_weights": weights_used,
-        "privacy": None if not cfg.private else {
-            "epsilon": eps, "target_epsilon": cfg.target_epsilon,
-            "delta": cfg.delta, "noise_multiplier": cfg.noise_multiplier,
-            "l2_norm_clip": cfg.l2_norm_clip, "accountant": cfg.accountant,
-            "sampling_assumed_by_accountant": "poisson",
-            "sampling_used": cfg.sampling,
-            "sampling_rate": cfg.batch_size / self.n,
-            "noise_draws": int(self.engine.noise_draws.numpy()),
-            "noise_generator": (
-                "secure: os.urandom CSPRNG, each coordinate the sum of 4 "
-                "Gaussians / 2 (Opacus secure mode)" if cfg.secure_noise else
-                "TF stateless Philox keyed by the noise seed and step"),
-            **guarantee.statement(
-                cfg.sampling,
-                "secret" if self.seeds.secret else "reproducible",
-                cfg.delta, self.n, self._epsilon_without_amplification(steps)),
-            # The empirical lower bound beside the claimed ε.
-            "epsilon_lower_bound": (summary or {}).get(
-                "epsilon_lower_bound"),
-            "audit": (f"see {AUDIT_FILE} and the top-level \"audit\"" if
-                      summary else "not audited (audit_canaries=0)"),
-        },
-        "last_batch": last_stats if cfg.log_training_stats else {},
-        "last_batch_note": NOT_PRIVATE,
-        "seed": cfg.seed,
-        "wall_time_s_this_session": wall,
-        "replicas": self.engine.replicas,
-        "weights_file": "final_eval_weights.h5",  # HDF5, by layer name.
-    }
-    if summary is not None:  # An unaudited run says so in "privacy" only.
-      out["audit"] = summary
+    privacy = None
+    if cfg.private:
+      privacy = run_results.PrivacyRecord(
+          epsilon=eps, target_epsilon=cfg.target_epsilon, delta=cfg.delta,
+          noise_multiplier=cfg.noise_multiplier,
+          l2_norm_clip=cfg.l2_norm_clip, accountant=cfg.accountant,
+          sampling_used=cfg.sampling, sampling_rate=cfg.batch_size / self.n,
+          noise_draws=int(self.engine.noise_draws.numpy()),
+          noise_generator=(
+              "secure: os.urandom CSPRNG, each coordinate the sum of 4 "
+              "Gaussians / 2 (Opacus secure mode)" if cfg.secure_noise else
+              "TF stateless Philox keyed by the noise seed and step"),
+          guarantee=guarantee.statement(
+              cfg.sampling,
+              "secret" if self.seeds.secret else "reproducible",
+              cfg.delta, self.n, self._epsilon_without_amplification(steps)),
+          epsilon_lower_bound=(summary or {}).get("epsilon_lower_bound"),
+          audit=(f"see {AUDIT_FILE} and the top-level \"audit\"" if summary
+                 else "not audited (audit_canaries=0)"))
+    out = run_results.RunResults(
+        provenance=provenance.collect(), config=cfg.to_dict(), steps=steps,
+        stop_reason=stop_reason, num_train_examples=self.n,
+        removed_ids=(sorted(int(i) for i in self.remove_ids)
+                     if self.remove_ids is not None else []),
+        metrics=final,
+        metrics_notes=({"train_accuracy": TRAIN_ACCURACY_NOTE}
+                       if cfg.private and "train_accuracy" in final else {}),
+        metrics_last_weights=last,
+        initialisation=(f"pretrained: {cfg.pretrained}" if cfg.pretrained
+                        else "random (trained from scratch)"),
+        eval_weights=weights_used, privacy=privacy,
+        last_batch=last_stats if cfg.log_training_stats else {},
+        seed=cfg.seed, wall_time_s_this_session=wall,
+        replicas=self.engine.replicas, audit=summary).to_dict()
     if cfg.tan_label:
       self._label_tan_simulation(out["privacy"])
     return out
-
-
-NOT_PRIVATE = ("not private: computed from the training batch without noise "
-               "(the DP guarantee covers the released weights only); "
-               "log_training_stats=False leaves it out")
-
-
-TRAIN_ACCURACY_NOTE = (
-    "not private: the final weights' accuracy on up to 10,000 training "
-    "examples, computed without noise (the DP guarantee covers the released "
-    "weights only); log_training_stats=False leaves it out")
 
 
 def check_audit(results: dict) -> None:

@@ -210,7 +210,7 @@ CASES = [
          r"seed must be in \[0, 2\*\*32 - 1\]; got -1"),
     Case("evaluate_missing_path", "evaluate", lambda w: [],
          r"run: no such directory"),
-    Case("sweep_epsilon_nan", "dpsgd_vs_dpsat",
+    Case("sweep_epsilon_nan", "ablation",
          lambda w: ["--scale=tiny", "--epsilons=nan", "--dry_run"],
          r"--epsilons must be finite and > 0", workdir_arg="--out"),
     Case("sweep_out_not_writable", "ablation",

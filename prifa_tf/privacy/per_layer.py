@@ -52,6 +52,8 @@ GroupNormalization; a model with any other trainable layer is refused
 (``unsupported_layers``), and the ``loop`` strategy handles it.
 """
 
+from typing import NamedTuple, Optional
+
 import numpy as np
 import tensorflow as tf
 from tensorflow_privacy.privacy.fast_gradient_clipping import (
@@ -79,6 +81,73 @@ _MAX_UNSTACKED = 64
 # Cost model of the Gram methods: one float copied by an elementwise op
 # costs about this many multiply-adds (estimated from CPU profiles).
 _PASS_COST = 8
+
+
+# ------------------------------------------------------------- registry --
+# One rule class per layer type. A rule has ``check(layer)`` (raise
+# UnsupportedLayerError for configurations it does not cover), ``forward(
+# layer, a, views, mode) -> (z, taps)`` (the layer's pre-activation output
+# and what its backward needs), and is built as ``rule(layer, a, taps, g,
+# n, views, instantiate)`` from the output gradient g, exposing
+# ``sq_norms`` [n] and ``clipped_sums(factors) -> {variable ref: sum}``.
+_RULES = {}
+
+
+def register(*layer_types):
+  """Class decorator: the rule for exactly these layer types.
+
+  Subclasses are not covered by their parent's rule: their ``call`` may
+  compute something else, so ``auto`` sends them to ``loop``.
+  """
+  def add(rule):
+    for layer_type in layer_types:
+      _RULES[layer_type] = rule
+    return rule
+  return add
+
+
+def _rule(layer):
+  return _RULES.get(type(layer))
+
+
+# ---------------------------------------------------------- Keras internals --
+# The two private Keras APIs this module relies on.
+def _leaf_layers(model):
+  """Every layer of ``model`` that holds no sub-layers."""
+  for layer in model._flatten_layers(include_self=False):  # pylint: disable=protected-access
+    if not list(layer._flatten_layers(include_self=False)):  # pylint: disable=protected-access
+      yield layer
+
+
+def _call_count(layer) -> int:
+  """How many times the model's graph calls ``layer``."""
+  return len(getattr(layer, "_inbound_nodes", ()))
+
+
+class _ConvTaps(NamedTuple):
+  """What a conv layer's forward keeps for its backward.
+
+  Attributes:
+    ghost: whether the layer takes the ghost norm (else instantiation).
+    unscaled: WS layers whose gain gradient comes from outputs: the conv
+      with the standardised kernel u, before the gain (else None).
+    standardization: the WS kernel's ``_Standardization`` (None: plain
+      Conv2D).
+  """
+  ghost: bool
+  unscaled: Optional[tf.Tensor]
+  standardization: Optional["_Standardization"]
+
+
+class _GroupStats(NamedTuple):
+  """Per row and group [rows, groups, 1]: the mean and 1 / deviation."""
+  mean: tf.Tensor
+  inv: tf.Tensor
+
+
+def _formed_clipped_sums(grads, factors):
+  """Clipped sums of per-example gradients that were formed."""
+  return {ref: _weighted_sum(factors, g) for ref, g in grads.items()}
 
 
 def _per_example(t, n):
@@ -153,6 +222,7 @@ class _Standardization:
     return (centred - self.u * along_u) * tf.math.rsqrt(self.s2)
 
 
+@register(tf.keras.layers.Conv2D, ws_conv.WSConv2D)
 class _Conv:
   """Conv2D and WSConv2D (channels_last, ungrouped)."""
 
@@ -206,57 +276,59 @@ class _Conv:
       return tf.nn.conv2d(a, kernel, [1, *layer.strides, 1],
                           layer.padding.upper(),
                           dilations=list(layer.dilation_rate))
-    t = ws = None
+    unscaled = standardization = None
     if isinstance(layer, ws_conv.WSConv2D):
-      ws = _Standardization(layer.kernel)
+      standardization = _Standardization(layer.kernel)
+      u = standardization.u
       if ghost or _Conv._ws_stats_from_outputs(layer, a, views):
-        # t = conv(a, u) gives dL/dgain_c = sum_p t_pc g_pc.
-        t = conv(ws.u)
-        z = t * layer.gain
+        # unscaled = conv(a, u) gives dL/dgain_c = sum_p unscaled_pc g_pc.
+        unscaled = conv(u)
+        z = unscaled * layer.gain
       else:
-        z = conv(ws.u * layer.gain)
+        z = conv(u * layer.gain)
     else:
       z = conv(layer.kernel)
     if layer.use_bias:
       z = tf.nn.bias_add(z, layer.bias)
-    return z, (ghost, t, ws)
+    return z, _ConvTaps(ghost, unscaled, standardization)
 
-  def __init__(self, layer, a, aux, g, n, views, instantiate):
+  def __init__(self, layer, a, taps, g, n, views, instantiate):
     self.layer, self.a, self.n, self.views = layer, a, n, views
     self.instantiate = instantiate
-    self.ghost, t, self.std = aux
-    self.ws = self.std is not None
+    self.ghost, self.std = taps.ghost, taps.standardization
+    self.is_ws = self.std is not None
     kh, kw, cin, _ = layer.kernel.shape
     self.k = kh * kw * cin
     gz = _per_example(g, n)                            # [n, P, cout]
-    if t is not None:  # z = gain * t + b: dL/dgain_c = sum_p t_pc g_pc.
-      self.dgain = tf.reduce_sum(_per_example(t, n) * gz, axis=1)
+    unscaled = taps.unscaled
+    if unscaled is not None:  # z = gain * unscaled + b.
+      self.dgain = tf.reduce_sum(_per_example(unscaled, n) * gz, axis=1)
     if self.ghost:
       # In h-space for WS kernels: the gradient w.r.t. u.
-      self.g = g * layer.gain if self.ws else g
+      self.g = g * layer.gain if self.is_ws else g
       sq = self._ghost_sq()
-      if self.ws:  # Minus the part along u (u . h = gain * dL/dgain).
+      if self.is_ws:  # Minus the part along u (u . h = gain * dL/dgain).
         sq -= self.std.free * tf.square(self.dgain * layer.gain)
     else:
       # Gradients w.r.t. the kernel the conv used (standardised x gain).
       self.per_example = self._instantiate(a, g)       # [n, kh, kw, cin, co]
-      if t is not None:  # WS, statistics from output-sized tensors.
+      if unscaled is not None:  # WS, statistics from output-sized tensors.
         sq = self.std.per_example_sq_from_stats(
             self.per_example, self._kernel_grad_sums(gz), self.dgain,
             layer.gain)
-      elif self.ws:
+      elif self.is_ws:
         sq, self.dgain = self.std.per_example_sq(self.per_example, layer.gain)
       else:
         sq = tf.reduce_sum(tf.square(self.per_example), axis=[1, 2, 3])
     # Per example and output channel: the squared norm of the gradient
     # w.r.t. the raw kernel (times s^2 for WS kernels).
-    if self.ws:
+    if self.is_ws:
       sq = tf.maximum(sq, 0.0) / self.std.s2
     self.sq_norms = tf.reduce_sum(sq, axis=1)
     if layer.use_bias:
       self.dbias = tf.reduce_sum(gz, axis=1)
       self.sq_norms += tf.reduce_sum(tf.square(self.dbias), axis=1)
-    if self.ws:
+    if self.is_ws:
       self.sq_norms += tf.reduce_sum(tf.square(self.dgain), axis=1)
 
   def _patches(self):
@@ -303,7 +375,7 @@ class _Conv:
   def _patch_gram(self):
     """The Gram of the extracted patches (centred for WS kernels)."""
     p = _per_example(self._patches(), self.n)          # [n, P, k]
-    if self.ws:
+    if self.is_ws:
       p -= tf.reduce_mean(p, axis=2, keepdims=True)
     return tf.matmul(p, p, transpose_b=True)
 
@@ -350,7 +422,7 @@ class _Conv:
     ``patch Gram - s s^T / k``.
     """
     a = tf.pad(self.a, [[0, 0], *self._pads(), [0, 0]])
-    if self.ws:
+    if self.is_ws:
       a -= tf.reduce_mean(a, axis=[1, 2, 3], keepdims=True)
     hp, wp = a.shape[1:3]
     rows = _per_example(a, self.n)                     # [n, V hp wp, cin]
@@ -362,7 +434,7 @@ class _Conv:
     (_, _, ho), (_, _, wo) = self._geometry()
     positions = self.views * ho * wo
     patch_gram = tf.reshape(patch_gram, [-1, positions, positions])
-    if self.ws:
+    if self.is_ws:
       s = self._patch_sums(tf.reduce_sum(a, axis=3))
       patch_gram -= s[:, :, None] * s[:, None, :] / float(self.k)
     return patch_gram
@@ -408,10 +480,10 @@ class _Conv:
       kernel_sum = self._backprop_filter(self.a, scaled)
     else:
       kernel_sum = _weighted_sum(factors, self.per_example)
-      if self.ws:
+      if self.is_ws:
         kernel_sum *= layer.gain  # To h-space.
     out = {}
-    if self.ws:
+    if self.is_ws:
       out[layer.kernel.ref()] = self.std.vjp(kernel_sum)
       out[layer.gain.ref()] = _weighted_sum(factors, self.dgain)
     else:
@@ -421,6 +493,7 @@ class _Conv:
     return out
 
 
+@register(tf.keras.layers.Dense)
 class _Dense:
   """Dense: per-example gradients are small outer products; formed."""
 
@@ -436,8 +509,8 @@ class _Dense:
       z = z + layer.bias
     return z, None
 
-  def __init__(self, layer, a, aux, g, n, views, instantiate):
-    del aux, views, instantiate
+  def __init__(self, layer, a, taps, g, n, views, instantiate):
+    del taps, views, instantiate
     self.layer = layer
     gz = _per_example(g, n)
     self.grads = {layer.kernel.ref(): tf.einsum(
@@ -448,10 +521,11 @@ class _Dense:
         list(self.grads.values()))
 
   def clipped_sums(self, factors):
-    return {r: _weighted_sum(factors, g) for r, g in self.grads.items()}
+    return _formed_clipped_sums(self.grads, factors)
 
 
-class _GroupNorm(_Dense):
+@register(tf.keras.layers.GroupNormalization, group_norm.GroupNorm)
+class _GroupNorm:
   """GroupNormalization: dgamma = sum g * x_hat, dbeta = sum g.
 
   ``x_hat`` is never stored: per row, sum_p g x_hat = inv * (sum_p g x -
@@ -486,16 +560,16 @@ class _GroupNorm(_Dense):
     y = tf.reshape(grouped * scale + offset, shape)
     def stats(t):
       return tf.reshape(t, [-1, groups, 1])  # pylint: disable=g-long-lambda
-    return y, (stats(mean), stats(inv))
+    return y, _GroupStats(stats(mean), stats(inv))
 
-  def __init__(self, layer, a, aux, g, n, views, instantiate):  # pylint: disable=super-init-not-called
+  def __init__(self, layer, a, taps, g, n, views, instantiate):
     del views, instantiate
     self.layer = layer
     spatial = list(range(1, g.shape.rank - 1))
     g_sum = tf.reduce_sum(g, axis=spatial)                     # [rows, c]
     self.grads = {}
     if layer.scale:
-      mean, inv = aux                                          # [rows, G, 1]
+      mean, inv = taps.mean, taps.inv                          # [rows, G, 1]
       g_x = tf.reduce_sum(g * a, axis=spatial)
       def grouped(t):
         return tf.reshape(t, [-1, layer.groups, t.shape[-1] // layer.groups])
@@ -508,6 +582,9 @@ class _GroupNorm(_Dense):
           _per_example(g_sum, n), axis=1)
     self.sq_norms = clipping.per_example_squared_norms(
         list(self.grads.values()))
+
+  def clipped_sums(self, factors):
+    return _formed_clipped_sums(self.grads, factors)
 
 
 def _gpu_visible():
@@ -536,23 +613,6 @@ def instantiation_route(n, mode="auto", gpu=None):
           else "patches")
 
 
-def _rule(layer):
-  if type(layer) in (tf.keras.layers.Conv2D, ws_conv.WSConv2D):
-    return _Conv
-  if type(layer) is tf.keras.layers.Dense:
-    return _Dense
-  if type(layer) in (tf.keras.layers.GroupNormalization,
-                     group_norm.GroupNorm):
-    return _GroupNorm
-  return None
-
-
-def _leaf_layers(model):
-  for layer in model._flatten_layers(include_self=False):  # pylint: disable=protected-access
-    if not list(layer._flatten_layers(include_self=False)):  # pylint: disable=protected-access
-      yield layer
-
-
 def unsupported_layers(model):
   """Trainable layers this strategy cannot handle, described (empty if none)."""
   if not gradient_clipping_utils.has_internal_compute_graph(model):
@@ -577,7 +637,7 @@ def unsupported_layers(model):
     if rule is None:
       bad.append(f"{layer.name} ({type(layer).__name__})")
       continue
-    calls = len(getattr(layer, "_inbound_nodes", ()))
+    calls = _call_count(layer)
     if calls > 1:
       # Its per-call gradients add before the norm is taken: per-call
       # squared norms would understate the example's sensitivity.
@@ -607,7 +667,7 @@ def _forward_with_taps(model, x, tape, views, ghost):
   """Replays the model, watching each covered layer's pre-activation output.
 
   Returns the logits and, per covered layer call, (rule, layer, input,
-  what the rule's forward kept, output).
+  the rule's taps, output).
   """
   taps = []
 
@@ -623,9 +683,9 @@ def _forward_with_taps(model, x, tape, views, ghost):
           f"{layer.name} is called more than once (shared weights); "
           "per_layer would understate its sensitivity. Use "
           "per_example='loop'.")
-    z, aux = rule.forward(layer, args[0], views, ghost)
+    z, kept = rule.forward(layer, args[0], views, ghost)
     tape.watch(z)  # The backward pass will be asked for dL/dz.
-    taps.append((rule, layer, args[0], aux, z))
+    taps.append((rule, layer, args[0], kept, z))
     activation = getattr(layer, "activation", None)
     return (activation(z) if activation is not None else z), None
 
@@ -665,8 +725,8 @@ def clipped_sum_per_layer(model, loss_fn, x, y, weights, views,
                             axis=1)
     total = tf.reduce_sum(losses)
   output_grads = tape.gradient(total, [tap[-1] for tap in taps])
-  layers = [rule(layer, a, aux, g, n, views, instantiate)
-            for (rule, layer, a, aux, _), g in zip(taps, output_grads)]
+  layers = [rule(layer, a, kept, g, n, views, instantiate)
+            for (rule, layer, a, kept, _), g in zip(taps, output_grads)]
   norms = tf.sqrt(tf.add_n([layer.sq_norms for layer in layers]))
   factors = clipping.clip_factors(norms, l2_norm_clip) * tf.cast(
       weights, norms.dtype)

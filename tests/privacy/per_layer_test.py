@@ -44,7 +44,7 @@ def batch(n, views, size=8, seed=0):
 def conv_rule(layer, a, n, views, ws):
   """A _Conv holding just what its Gram methods read."""
   conv = object.__new__(per_layer._Conv)  # pylint: disable=protected-access
-  conv.layer, conv.a, conv.n, conv.views, conv.ws = layer, a, n, views, ws
+  conv.layer, conv.a, conv.n, conv.views, conv.is_ws = layer, a, n, views, ws
   conv.k = int(np.prod(layer.kernel.shape[:-1]))
   return conv
 
@@ -307,7 +307,7 @@ class PerLayerTest(parameterized.TestCase):
     x, _ = batch(2, 1)
     with tf.GradientTape() as tape:
       _, taps = per_layer._forward_with_taps(model, x, tape, 1, "auto")  # pylint: disable=protected-access
-    ghost = {layer.name: aux[0] for rule, layer, _, aux, _ in taps
+    ghost = {layer.name: kept.ghost for rule, layer, _, kept, _ in taps
              if rule is per_layer._Conv}  # pylint: disable=protected-access
     self.assertFalse(ghost["stem_conv"])
     self.assertTrue(ghost["group3_block1_conv2"])

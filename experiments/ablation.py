@@ -3,7 +3,8 @@ r"""Cumulative ablation (Tables 2, 3; Figure 1).
   python experiments/ablation.py --out=sweeps/ablation_smoke --scale=smoke
   python experiments/ablation.py --out=sweeps/ablation --scale=paper --dry_run
 
-Flags and outputs: see `prifa_tf/paper/cli.py` and docs/experiments.md.
+Flags: `prifa_tf/paper/cli.py` and docs/experiments.md; this experiment:
+docs/experiments/ablation.md.
 """
 
 # Quiet known-harmless TF/absl/scikit-learn output before TF is imported

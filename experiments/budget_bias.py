@@ -4,7 +4,8 @@ r"""Privacy budget x data bias (Table 6; Figures 3, 4, 8).
   python experiments/budget_bias.py --out=sweeps/budget_bias \
       --scale=paper --dry_run
 
-Flags and outputs: see `prifa_tf/paper/cli.py` and docs/experiments.md.
+Flags: `prifa_tf/paper/cli.py` and docs/experiments.md; this experiment:
+docs/experiments/budget_bias.md.
 """
 
 # Quiet known-harmless TF/absl/scikit-learn output before TF is imported

@@ -3,7 +3,8 @@ r"""CelebA attributes (Table 7, Figure 7).
   python experiments/celeba.py --out=sweeps/celeba_smoke --scale=smoke
   python experiments/celeba.py --out=sweeps/celeba --scale=paper --dry_run
 
-Flags and outputs: see `prifa_tf/paper/cli.py` and docs/experiments.md.
+Flags: `prifa_tf/paper/cli.py` and docs/experiments.md; this experiment:
+docs/experiments/celeba.md.
 """
 
 # Quiet known-harmless TF/absl/scikit-learn output before TF is imported

@@ -4,7 +4,8 @@ r"""The README demo: DP-SAT vs SAM, all techniques, on CIFAR-10S.
   python experiments/demo.py --out=runs/demo_paper --scale=paper
 
 Trains, attacks and scores both models, then writes demo.md/.csv and
-demo.png/.pdf. Flags: see `prifa_tf/paper/cli.py` and the README.
+demo.png/.pdf. Flags: `prifa_tf/paper/cli.py` and docs/experiments.md;
+this experiment: docs/experiments/demo.md.
 """
 
 # Quiet known-harmless TF/absl/scikit-learn output before TF is imported

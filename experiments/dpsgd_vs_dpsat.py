@@ -5,7 +5,8 @@ r"""DP-SGD vs DP-SAT over epsilon (Table 4).
   python experiments/dpsgd_vs_dpsat.py --out=sweeps/dpsgd_vs_dpsat \
       --scale=paper --dry_run
 
-Flags and outputs: see `prifa_tf/paper/cli.py` and docs/experiments.md.
+Flags: `prifa_tf/paper/cli.py` and docs/experiments.md; this experiment:
+docs/experiments/dpsgd_vs_dpsat.md.
 """
 
 # Quiet known-harmless TF/absl/scikit-learn output before TF is imported

@@ -4,7 +4,8 @@ r"""Each technique alone on the baseline (Table 8).
   python experiments/individual.py --out=sweeps/individual \
       --scale=paper --dry_run
 
-Flags and outputs: see `prifa_tf/paper/cli.py` and docs/experiments.md.
+Flags: `prifa_tf/paper/cli.py` and docs/experiments.md; this experiment:
+docs/experiments/individual.md.
 """
 
 # Quiet known-harmless TF/absl/scikit-learn output before TF is imported

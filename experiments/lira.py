@@ -4,10 +4,11 @@ r"""LiRA (online and offline) against TF-Privacy's threshold attack.
       --privacy=nonprivate
   python experiments/lira.py --out=sweeps/lira --scale=paper --dry_run
 
-Trains --num_models models on random halves of the training pool (balanced
-keep matrix), attacks each with the others as shadows, and writes lira.md /
-.csv, log-log ROC plots and per-example scores keyed by id. Flags: see
-`prifa_tf/paper/cli.py` and the README.
+Trains --num_models models on random halves of the training pool (keep
+matrix drawn entry by entry), attacks each with the others as shadows, and
+writes lira.md / .csv, rmia.md / .csv, log-log ROC plots and per-example
+scores keyed by id. Flags: `prifa_tf/paper/cli.py` and docs/experiments.md;
+this experiment: docs/experiments/lira.md.
 """
 
 # Quiet known-harmless TF/absl/scikit-learn output before TF is imported

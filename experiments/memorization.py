@@ -5,7 +5,8 @@ r"""Memorization during training (Figure 2).
   python experiments/memorization.py --out=sweeps/memorization \
       --scale=paper --dry_run
 
-Flags and outputs: see `prifa_tf/paper/cli.py` and docs/experiments.md.
+Flags: `prifa_tf/paper/cli.py` and docs/experiments.md; this experiment:
+docs/experiments/memorization.md.
 """
 
 # Quiet known-harmless TF/absl/scikit-learn output before TF is imported

@@ -3,7 +3,8 @@ r"""Onion effect (Figures 5, 6, 9).
   python experiments/onion.py --out=sweeps/onion_smoke --scale=smoke
   python experiments/onion.py --out=sweeps/onion --scale=paper --dry_run
 
-Flags and outputs: see `prifa_tf/paper/cli.py` and docs/experiments.md.
+Flags: `prifa_tf/paper/cli.py` and docs/experiments.md; this experiment:
+docs/experiments/onion.md.
 """
 
 # Quiet known-harmless TF/absl/scikit-learn output before TF is imported

@@ -209,6 +209,29 @@ COMMANDS = [
             files=["sweeps/ablation_tiny/report.md",
                    "sweeps/ablation_tiny/sweep.json"],
             expect=r"Submitted 7 runs to Ray", seconds=94),
+] + [
+    # One page per experiment (docs/experiments/): its CPU-scale sweep.
+    Command(f".venv/bin/python experiments/{name}.py --out=sweeps/{out} "
+            f"--scale=cpu --seeds=6 --data_dir={data}", tiny=("--dry_run",),
+            expect=rf"Dry run: {runs} of {runs} runs to do",
+            why="its plan only (the run count its page gives), for time: "
+            "tests/paper/tiny_sweeps_test.py trains and reports this "
+            "experiment at tiny scale", seconds=14)
+    for name, out, data, runs in [
+        ("ablation", "ablation_cpu", "../shared/tfds", 84),
+        ("individual", "individual_cpu", "../shared/tfds", 84),
+        ("dpsgd_vs_dpsat", "table4_cpu", "../shared/tfds", 48),
+        ("budget_bias", "table6_cpu", "../shared/tfds", 60),
+        ("memorization", "memorization_cpu", "../shared/tfds", 30),
+        ("onion", "onion_cpu", "../shared/tfds", 48),
+        ("celeba", "celeba_cpu", "/path/to/tfds", 24)]
+] + [
+    Command(".venv/bin/python experiments/lira.py --out=sweeps/lira_cpu "
+            "--scale=cpu --data_dir=../shared/tfds", tiny=("--dry_run",),
+            expect=r"Dry run: 16 of 16 runs to do",
+            why="its plan only (the run count its page gives), for time: "
+            "the LiRA smoke command above trains and reports it at tiny "
+            "scale", seconds=16),
     Command(".venv/bin/python experiments/demo.py --out=runs/cpu_demo "
             "--scale=cpu --data_dir=../shared/tfds --max_examples=5000",
             tiny=("--scale=tiny", "--attacks=threshold",

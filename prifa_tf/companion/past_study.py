@@ -48,7 +48,7 @@ NO_EPSILON = ("none: PAST tunes on member data without noise, so it is a "
 
 @dataclasses.dataclass
 class PastScale:
-  """Sizes of one preset (docs/companion.md)."""
+  """Sizes of one preset (docs/companion/past.md)."""
   name: str
   part_size: int
   model: str

@@ -14,7 +14,7 @@ from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
-from prifa_tf.sweeps.spec import RunSpec
+from prifa_tf.paper import runs
 
 CUMULATIVE_STEPS = [("BL", ())] + [
     ("+" + t, configs.TECHNIQUES[:i + 1])
@@ -36,7 +36,7 @@ def _specs(steps, args: exp.Args, datasets):
       for step, techniques in steps:
         for seed in args.seeds:
           name = f"{dataset}/{exp.privacy_name(eps)}/{step}/seed{seed}"
-          out.append(RunSpec(
+          out.append(runs.spec(
               name=name, config=exp.config(args, dataset, eps, techniques,
                                            seed),
               labels={"dataset": dataset, "private": eps is not None,

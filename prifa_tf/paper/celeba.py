@@ -18,7 +18,7 @@ from prifa_tf.paper import experiment as exp
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps import runner
-from prifa_tf.sweeps.spec import RunSpec
+from prifa_tf.paper import runs
 
 MODELS = [("Baseline", None, ()), ("Baseline+GT", None, configs.TECHNIQUES),
           ("Baseline+DP", 8.0, ()),
@@ -36,7 +36,7 @@ def _specs(args):
         eps is not None and args.privacy == "nonprivate"):
       continue
     for seed in args.seeds:
-      out.append(RunSpec(
+      out.append(runs.spec(
           name=f"celeb_a/{model.replace('+', '_')}/seed{seed}",
           config=exp.config(args, "celeb_a", eps, techniques, seed),
           labels={"model": model, "seed": seed}, attacks=attacks,

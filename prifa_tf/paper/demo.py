@@ -12,7 +12,7 @@ from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
-from prifa_tf.sweeps.spec import RunSpec
+from prifa_tf.paper import runs
 
 PANELS = [("mean_accuracy", "accuracy (C+G)/2"),
           ("auc_used_for_hs", "MIA AUC (MLP)"), ("skew_bias", "bias (Eq. 1)"),
@@ -25,7 +25,7 @@ def _specs(args):
     for eps in args.privacies():
       model = "DP-SAT + GT" if eps is not None else "SAM + GT"
       for seed in args.seeds:
-        out.append(RunSpec(
+        out.append(runs.spec(
             name=f"{dataset}/{exp.privacy_name(eps)}/seed{seed}",
             config=exp.config(args, dataset, eps, configs.TECHNIQUES, seed),
             labels={"dataset": dataset, "model": model, "seed": seed},

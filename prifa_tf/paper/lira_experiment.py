@@ -43,7 +43,7 @@ from prifa_tf.paper import experiment as exp
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps import runner
-from prifa_tf.sweeps.spec import RunSpec
+from prifa_tf.paper import runs
 from prifa_tf.training import datasets
 
 NUM_MODELS = {"paper": 16, "cpu": 8, "smoke": 10, "tiny": 4}
@@ -116,7 +116,7 @@ def _specs(args):
       keep = lira.independent_keep(models, len(pool), seed=args.seeds[0])
       for m in range(models):
         cfg = dataclasses.replace(base, seed=m, subset_seed=0)
-        out.append(RunSpec(
+        out.append(runs.spec(
             name=f"{dataset}/{exp.privacy_name(eps)}/model{m}",
             config=cfg.validate(),
             labels={"dataset": dataset, "private": eps is not None,
@@ -140,7 +140,7 @@ def _report(df, args, out_dir):
     first = [s for s in specs if s.name == names[0]][0]
     pool = _pool(first.config, args.data_dir)
     ids = pool.ids
-    keep = np.stack([~np.isin(ids, s.exclude_ids) for s in specs
+    keep = np.stack([~np.isin(ids, s.details.exclude_ids) for s in specs
                      if s.name in names])
     logits = [lira_risk.model_logits(runner.run_dir(out_dir, n), pool)
               for n in names]

@@ -19,7 +19,7 @@ from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
-from prifa_tf.sweeps.spec import RunSpec
+from prifa_tf.paper import runs
 
 DEFAULT_REMOVE = {"paper": 5000, "cpu": 2000, "smoke": 200, "tiny": 20}
 DEFAULT_SHADOWS = {"paper": 16, "cpu": 8, "smoke": 8, "tiny": 4}
@@ -36,7 +36,7 @@ def _shadows(args, target_name, cfg, layer_labels):
     shadow_cfg = dataclasses.replace(
         cfg, seed=10_000 + 100 * cfg.seed + m,
         subset_seed=cfg.data_seed, audit_canaries=0).validate()
-    out.append(RunSpec(
+    out.append(runs.spec(
         name=f"{target_name}_shadow{m}", config=shadow_cfg,
         labels={**layer_labels, "role": "shadow"}, attacks=("threshold",),
         max_examples=500, shadow_of=target_name, shadow_index=m,
@@ -61,7 +61,7 @@ def _specs(args):
           cfg = exp.config(args, dataset, eps, configs.TECHNIQUES, seed)
           labels = {"dataset": dataset, "private": eps is not None,
                     "layer": layer, "removed": layer * remove, "seed": seed}
-          out.append(RunSpec(
+          out.append(runs.spec(
               name=name, config=cfg, labels={**labels, "role": "target"},
               # Every training id must be scored to rank them: no bound.
               attacks=attacks, max_examples=None, remove_from=parent,

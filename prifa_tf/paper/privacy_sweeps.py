@@ -15,7 +15,7 @@ from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
-from prifa_tf.sweeps.spec import RunSpec
+from prifa_tf.paper import runs
 
 OPTIMIZERS = {"DP-SGD": tuple(t for t in configs.TECHNIQUES if t != "SAT"),
               "DP-SAT": configs.TECHNIQUES}
@@ -28,7 +28,7 @@ def _table4_specs(args):
     for eps in args.epsilons:
       for opt, techniques in OPTIMIZERS.items():
         for seed in args.seeds:
-          out.append(RunSpec(
+          out.append(runs.spec(
               name=f"{dataset}/eps{eps:g}/{opt}/seed{seed}",
               config=exp.config(args, dataset, float(eps), techniques, seed),
               labels={"dataset": dataset, "epsilon_target": float(eps),
@@ -108,7 +108,7 @@ def _table6_specs(args):
     for skew in SKEWS:
       for eps in budgets:
         for seed in args.seeds:
-          out.append(RunSpec(
+          out.append(runs.spec(
               name=f"{dataset}/skew{skew:g}/{exp.privacy_name(eps)}/"
                    f"seed{seed}",
               config=exp.config(args, dataset, eps, configs.TECHNIQUES, seed,

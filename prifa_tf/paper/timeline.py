@@ -19,7 +19,7 @@ from prifa_tf.reporting import figures
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.reporting import tables
 from prifa_tf.sweeps import runner
-from prifa_tf.sweeps.spec import RunSpec
+from prifa_tf.paper import runs
 
 ARMS = [("baseline", ()), ("GT", configs.TECHNIQUES)]
 
@@ -33,7 +33,7 @@ def _specs(args):
   for dataset in TIMELINE.datasets(args):
     for seed in args.seeds:
       ref = f"{dataset}/reference/seed{seed}"
-      out.append(RunSpec(
+      out.append(runs.spec(
           name=ref, config=exp.config(args, dataset, None, (), seed),
           labels={"dataset": dataset, "arm": "reference", "private": False,
                   "seed": seed},
@@ -45,7 +45,7 @@ def _specs(args):
           cfg.early_stopping_patience = 0
           n = (cfg.train_subset
                or tfds_loader.SPLIT_SIZES[cfg.base_dataset]["train"])
-          out.append(RunSpec(
+          out.append(runs.spec(
               name=f"{dataset}/{exp.privacy_name(eps)}/{arm}/seed{seed}",
               config=cfg.validate(),
               labels={"dataset": dataset, "arm": arm,

@@ -104,12 +104,12 @@ class SpecsTest(absltest.TestCase):
   def test_onion_and_timeline_dependencies(self):
     specs = onion.ONION.build(args(seeds=[0], privacy="private", layers=3))
     self.assertEqual([s.labels["layer"] for s in specs], [0, 1, 2, 3])
-    self.assertIsNone(specs[0].remove_from)
+    self.assertIsNone(specs[0].details.remove_from)
     for parent, child in zip(specs, specs[1:]):
-      self.assertEqual(child.remove_from, parent.name)
-      self.assertEqual(child.remove_top, onion.DEFAULT_REMOVE["tiny"])
-      self.assertIsNone(child.max_examples)  # Every id gets a score.
-      self.assertIn("mlp", child.attacks)
+      self.assertEqual(child.details.remove_from, parent.name)
+      self.assertEqual(child.details.remove_top, onion.DEFAULT_REMOVE["tiny"])
+      self.assertIsNone(child.details.max_examples)  # Every id gets a score.
+      self.assertIn("mlp", child.details.attacks)
     lira_ranked = onion.ONION.build(args(seeds=[0], privacy="private",
                                          layers=2, onion_risk="lira"))
     spec_lib.check_order(lira_ranked)
@@ -117,11 +117,12 @@ class SpecsTest(absltest.TestCase):
     self.assertLen(targets, 3)
     self.assertLen(lira_ranked, 3 + 2 * onion.DEFAULT_SHADOWS["tiny"])
     for parent, child in zip(targets, targets[1:]):
-      self.assertEqual(child.risk_score, "lira_score")
-      shadows = [s for s in lira_ranked if s.name in child.risk_shadows]
+      self.assertEqual(child.details.risk_score, "lira_score")
+      shadows = [s for s in lira_ranked
+                 if s.name in child.details.risk_shadows]
       self.assertLen(shadows, onion.DEFAULT_SHADOWS["tiny"])
       for sh in shadows:
-        self.assertEqual(sh.shadow_of, parent.name)
+        self.assertEqual(sh.details.shadow_of, parent.name)
         self.assertEqual(sh.config.data_seed, parent.config.data_seed)
         self.assertEqual(sh.config.audit_canaries, 0)
         self.assertNotEqual(sh.config.seed, parent.config.seed)
@@ -134,15 +135,15 @@ class SpecsTest(absltest.TestCase):
     self.assertEqual(tl[0].labels["arm"], "reference")
     self.assertLen(tl, 1 + 2 * 2)
     for s in tl[1:]:
-      self.assertEqual(s.track_from, tl[0].name)
-      self.assertGreater(s.mia_every, 0)
+      self.assertEqual(s.details.track_from, tl[0].name)
+      self.assertGreater(s.details.mia_every, 0)
       self.assertEqual(s.config.early_stopping_patience, 0)
 
   def test_celeba_runs(self):
     specs = celeba.CELEBA.build(args(seeds=[0]))
     self.assertEqual([s.labels["model"] for s in specs],
                      [m for m, _, _ in celeba.MODELS])
-    self.assertEqual(specs[0].attacks, celeba.ATTRIBUTE_ATTACKS)
+    self.assertEqual(specs[0].details.attacks, celeba.ATTRIBUTE_ATTACKS)
     self.assertTrue(all(s.config.dataset == "celeb_a" for s in specs))
 
   def test_demo_runs(self):

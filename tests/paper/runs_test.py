@@ -11,7 +11,6 @@ from prifa_tf.data import subsets
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.paper import runs
 from prifa_tf.sweeps import runner
-from prifa_tf.sweeps.spec import RunSpec
 from tests import fixtures
 
 
@@ -25,9 +24,9 @@ def data_fn(cfg, remove):
 
 def spec(name, **kwargs):
   cfg_overrides = {"steps": 2, **kwargs.pop("cfg", {})}
-  return RunSpec(name=name, config=fixtures.private_config(
+  return runs.spec(name=name, config=fixtures.private_config(
       **cfg_overrides), labels={"name": name},
-                 attacks=("threshold",), **kwargs)
+                   attacks=("threshold",), **kwargs)
 
 
 def quiet(_):

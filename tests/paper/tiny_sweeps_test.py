@@ -213,7 +213,8 @@ class TinySweepsTest(absltest.TestCase):
     # leak the target's membership): about half the models train on each
     # pool example, some on none or all; every model trains on the pool
     # minus its exclusions.
-    excluded = np.stack([np.isin(scores["id"], s.exclude_ids) for s in specs])
+    excluded = np.stack([np.isin(scores["id"], s.details.exclude_ids)
+                         for s in specs])
     self.assertBetween(excluded.mean(), 0.4, 0.6)
     self.assertGreater(len(set(excluded.sum(axis=0))), 2)
     np.testing.assert_array_equal(~scores["member_of_target0"], excluded[0])
@@ -221,7 +222,7 @@ class TinySweepsTest(absltest.TestCase):
       run = results_lib.read_json(os.path.join(runner.run_dir(out, s.name),
                                                "results.json"))
       self.assertEqual(run["num_train_examples"],
-                       len(scores) - len(s.exclude_ids), s.name)
+                       len(scores) - len(s.details.exclude_ids), s.name)
     table = pd.read_csv(os.path.join(out, "lira.csv"))
     self.assertLen(table, 1)
     # Target 0's AUCs, recomputed from its released scores, lie within the

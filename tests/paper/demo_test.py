@@ -1,0 +1,49 @@
+"""The demo's reading of its own table: numbers, direction, seed count."""
+
+from absl.testing import absltest
+import pandas as pd
+
+from prifa_tf.paper import demo
+
+
+def agg(private_auc=0.50, nonprivate_auc=0.55, seeds=1):
+  row = {"dataset": "cifar10s", "seeds": seeds}
+  return pd.DataFrame([
+      {**row, "model": demo.PRIVATE, "epsilon": 7.994,
+       "color_accuracy": 0.30, "gray_accuracy": 0.28, "mean_accuracy": 0.29,
+       "max_auc": private_auc, "skew_bias": 0.45},
+      {**row, "model": demo.NONPRIVATE, "epsilon": float("nan"),
+       "color_accuracy": 0.50, "gray_accuracy": 0.48, "mean_accuracy": 0.49,
+       "max_auc": nonprivate_auc, "skew_bias": 0.35}])
+
+
+class ReadingTest(absltest.TestCase):
+
+  def test_states_the_numbers_and_the_expected_direction(self):
+    text = demo.reading(agg())
+    for quoted in ("ε = 7.99 spent", "30.0% on COLOR", "28.0% on GRAY",
+                   "50.0% and 48.0%", "costs 20.0 points",
+                   "AUC of 0.500 against the private model and 0.550",
+                   "higher against the non-private model, as the paper "
+                   "expects", "0.450 private, 0.350 non-private"):
+      self.assertIn(quoted, text)
+
+  def test_says_when_the_direction_is_against_the_paper(self):
+    text = demo.reading(agg(private_auc=0.56, nonprivate_auc=0.55))
+    self.assertIn("not higher against the non-private model, against the "
+                  "paper's direction", text)
+
+  def test_claims_nothing_below_six_seeds(self):
+    for seeds in (1, 5):
+      self.assertIn("none of these differences is established",
+                    demo.reading(agg(seeds=seeds)))
+    text = demo.reading(agg(seeds=6))
+    self.assertNotIn("established (run", text)
+    self.assertIn("paired test across seeds establishes", text)
+
+  def test_one_arm_gives_no_reading(self):
+    self.assertEqual(demo.reading(agg().iloc[:1]), "")
+
+
+if __name__ == "__main__":
+  absltest.main()

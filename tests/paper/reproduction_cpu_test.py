@@ -1,7 +1,9 @@
-"""docs/reproduction_cpu.md states only what the committed results hold.
+"""The docs state only what the committed demo results hold.
 
-The CPU-scale demo's small result files are committed under
-results/cpu/demo (``scripts/export_results.py``). Here:
+The demo's small result files are committed (``scripts/export_results.py``)
+at two scales: the CPU scale's under results/cpu/demo, quoted by
+docs/reproduction_cpu.md, and the README demo's (the demo scale) under
+results/demo, quoted by docs/experiments/demo.md. Here, for each:
 
 * ``--report_only`` rebuilds the demo's table from the committed run files,
   equal to the committed demo.csv and demo.md;
@@ -25,6 +27,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 RESULTS = os.path.join(ROOT, "results", "cpu", "demo")
 DOC = os.path.join(ROOT, "docs", "reproduction_cpu.md")
+DEMO_RESULTS = os.path.join(ROOT, "results", "demo")
+DEMO_DOC = os.path.join(ROOT, "docs", "experiments", "demo.md")
 PRIVATE, NONPRIVATE = "DP-SAT + GT", "SAM + GT"
 
 
@@ -54,10 +58,42 @@ def target_lines(table: pd.DataFrame):
   ]
 
 
-def run_file(arm: str, name: str) -> dict:
-  with open(os.path.join(RESULTS, "runs", "cifar10s", arm, "seed0",
+def run_file(arm: str, name: str, results: str = RESULTS) -> dict:
+  with open(os.path.join(results, "runs", "cifar10s", arm, "seed0",
                          name)) as f:
     return json.load(f)
+
+
+def read_doc(path: str) -> str:
+  with open(path, encoding="utf-8") as f:
+    return " ".join(f.read().split())  # Line breaks as spaces.
+
+
+def rebuild(test, results: str, scale: str):
+  """``--report_only`` on a copy of ``results``: equal demo.csv and .md."""
+  out = os.path.join(test.create_tempdir().full_path, "demo")
+  shutil.copytree(results, out)
+  for name in ("demo.csv", "demo.md"):
+    os.remove(os.path.join(out, name))
+  env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
+  proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "experiments", "demo.py"),
+       f"--out={out}", f"--scale={scale}", "--report_only"],
+      env=env, capture_output=True, text=True, timeout=600, check=False)
+  test.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
+  pd.testing.assert_frame_equal(
+      pd.read_csv(os.path.join(out, "demo.csv")),
+      pd.read_csv(os.path.join(results, "demo.csv")))
+  # The same table; the provenance footnote names this rebuild instead.
+  with open(os.path.join(out, "demo.md")) as f, \
+      open(os.path.join(results, "demo.md")) as g:
+    test.assertEqual(without_provenance(f.read()),
+                     without_provenance(g.read()))
+
+
+def table_rows(results: str):
+  with open(os.path.join(results, "demo.md")) as f:
+    return [line for line in f.read().splitlines() if line.startswith("|")]
 
 
 def quoted_figures(table: pd.DataFrame):
@@ -84,31 +120,13 @@ class ReproductionCpuTest(absltest.TestCase):
   def setUp(self):
     super().setUp()
     self.table = pd.read_csv(os.path.join(RESULTS, "demo.csv"))
-    with open(DOC, encoding="utf-8") as f:
-      self.doc = " ".join(f.read().split())  # Line breaks as spaces.
+    self.doc = read_doc(DOC)
 
   def test_report_only_rebuilds_the_committed_table(self):
-    out = os.path.join(self.create_tempdir().full_path, "demo")
-    shutil.copytree(RESULTS, out)
-    for name in ("demo.csv", "demo.md"):
-      os.remove(os.path.join(out, name))
-    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "experiments", "demo.py"),
-         f"--out={out}", "--scale=cpu", "--report_only"],
-        env=env, capture_output=True, text=True, timeout=600, check=False)
-    self.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
-    pd.testing.assert_frame_equal(
-        pd.read_csv(os.path.join(out, "demo.csv")), self.table)
-    # The same table; the provenance footnote names this rebuild instead.
-    with open(os.path.join(out, "demo.md")) as f, \
-        open(os.path.join(RESULTS, "demo.md")) as g:
-      self.assertEqual(without_provenance(f.read()),
-                       without_provenance(g.read()))
+    rebuild(self, RESULTS, "cpu")
 
   def test_page_quotes_the_committed_table(self):
-    with open(os.path.join(RESULTS, "demo.md")) as f:
-      rows = [line for line in f.read().splitlines() if line.startswith("|")]
+    rows = table_rows(RESULTS)
     self.assertLen(rows, 4)
     self.assertIn(" ".join(" ".join(rows).split()), self.doc)
 
@@ -118,6 +136,58 @@ class ReproductionCpuTest(absltest.TestCase):
     # Both arms, one seed each, and the private one within its ε.
     self.assertCountEqual(self.table["model"], [PRIVATE, NONPRIVATE])
     self.assertEqual(set(self.table["seeds"]), {1})
+    eps = self.table.set_index("model").loc[PRIVATE, "epsilon"]
+    self.assertLessEqual(eps, 8.0)
+
+
+def demo_target_lines(table: pd.DataFrame, sweep: dict):
+  """The demo page's target lines, from demo.csv and sweep.json."""
+  row = table.set_index("model")
+  private, nonprivate = row.loc[PRIVATE], row.loc[NONPRIVATE]
+  seconds = sum(r["wall_time_s"] for r in sweep["runs"].values())
+  return [
+      f"- both runs, attacks included: {seconds / 60:.1f} minutes (target "
+      f"≤ 10 {verdict(seconds <= 600)})",
+      f"- private (DP-SAT, ε = 8) COLOR test accuracy "
+      f"{private['color_accuracy']:.1%}: target ≥ 40% "
+      f"{verdict(private['color_accuracy'] >= 0.4)}",
+      f"- non-private above private: {nonprivate['color_accuracy']:.1%} "
+      f"against {private['color_accuracy']:.1%} (COLOR), "
+      f"{nonprivate['gray_accuracy']:.1%} against "
+      f"{private['gray_accuracy']:.1%} (GRAY)",
+      f"- max MIA AUC non-private {nonprivate['max_auc']:.3f}, private "
+      f"{private['max_auc']:.3f}",
+  ]
+
+
+class DemoScaleTest(absltest.TestCase):
+  """The README demo's committed run and docs/experiments/demo.md."""
+
+  def setUp(self):
+    super().setUp()
+    self.table = pd.read_csv(os.path.join(DEMO_RESULTS, "demo.csv"))
+    self.doc = read_doc(DEMO_DOC)
+
+  def test_report_only_rebuilds_the_committed_table(self):
+    rebuild(self, DEMO_RESULTS, "demo")
+
+  def test_page_quotes_the_table_and_its_reading(self):
+    with open(os.path.join(DEMO_RESULTS, "demo.md")) as f:
+      text = f.read()
+    rows = table_rows(DEMO_RESULTS)
+    self.assertLen(rows, 4)
+    reading = [p for p in text.split("\n\n")
+               if p.startswith("**What to read")]
+    self.assertLen(reading, 1)
+    for quoted in [" ".join(rows), reading[0]]:
+      self.assertIn(" ".join(quoted.split()), self.doc)
+
+  def test_targets_are_the_committed_ones(self):
+    with open(os.path.join(DEMO_RESULTS, "sweep.json")) as f:
+      sweep = json.load(f)
+    for line in demo_target_lines(self.table, sweep):
+      self.assertIn(" ".join(line.split()), self.doc)
+    self.assertCountEqual(self.table["model"], [PRIVATE, NONPRIVATE])
     eps = self.table.set_index("model").loc[PRIVATE, "epsilon"]
     self.assertLessEqual(eps, 8.0)
 

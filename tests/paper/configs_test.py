@@ -108,7 +108,8 @@ class ConfigsTest(absltest.TestCase):
     self.assertGreater(eps, 7.9)
 
   def test_cpu_scales_spend_their_budget(self):
-    for scale, epochs in ((configs.SMOKE, 4), (configs.CPU, 15)):
+    for scale, epochs in ((configs.SMOKE, 4), (configs.CPU, 15),
+                          (configs.DEMO, 6)):
       for techniques in ((), configs.ALL):
         cfg = configs.make_config("cifar10s", 8.0, techniques, scale)
         eps = accounting.epsilon(cfg.train_subset, cfg.batch_size,
@@ -122,6 +123,10 @@ class ConfigsTest(absltest.TestCase):
     self.assertEqual((cfg.batch_size, cfg.steps, cfg.model),
                      (1000, 300, "wrn_10_1"))
     self.assertAlmostEqual(cfg.noise_multiplier, 0.90, delta=0.01)
+    # The demo scale's: B = 500 for 120 steps (docs/experiments/demo.md).
+    cfg = configs.make_config("cifar10s", 8.0, configs.ALL, configs.DEMO)
+    self.assertEqual((cfg.batch_size, cfg.steps, cfg.augmult),
+                     (500, 120, 1))
 
   def test_tan_simulation_keeps_sigma_over_b_and_the_steps(self):
     for scale in (configs.PAPER, configs.SMOKE):

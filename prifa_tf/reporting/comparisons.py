@@ -47,8 +47,10 @@ def paired(df: pd.DataFrame, arm: str, a, b, metric: str,
   (NaN for fewer than 2 seeds).
   """
   rows = []
-  groups = df.groupby(list(by), sort=False, dropna=False) if by else \
-      [((), df)]
+  by = list(by)
+  # A one-column grouper gives scalar keys (pandas warns about a list of one).
+  groups = (df.groupby(by if len(by) > 1 else by[0], sort=False,
+                       dropna=False) if by else [((), df)])
   for key, g in groups:
     key = key if isinstance(key, tuple) else (key,)
     left = g[g[arm] == a].set_index(pair)[metric]

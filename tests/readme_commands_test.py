@@ -246,6 +246,14 @@ COMMANDS = [
             files=["results/cpu/demo/demo.md", "results/cpu/demo/demo.png"],
             expect=r"DP-SAT \+ GT", seconds=15,
             why="on a copy of the committed results/ (the test's checkout)"),
+    Command(".venv/bin/python benchmarks/demo_targets.py --out=results/demo "
+            "--scale=demo --report_only", expect=r"target ≤ 10 (not )?met",
+            files=["results/demo/demo.md"], seconds=15,
+            why="on a copy of the committed results/ (the test's checkout)"),
+    Command(".venv/bin/python benchmarks/demo_targets.py "
+            "--out=results/cpu/demo --scale=cpu --report_only",
+            expect=r"target ≥ 65% (not )?met", seconds=15,
+            why="on a copy of the committed results/ (the test's checkout)"),
     Command(".venv/bin/python benchmarks/group_norm.py --model=wrn_10_1 "
             "--batch=250", tiny=("--batch=8", "--rounds=1", "--image_size=8"),
             expect=r"DP-SGD .*\|", seconds=30),

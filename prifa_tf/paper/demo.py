@@ -8,10 +8,12 @@ the Harmonic Score, and a figure of the same.
 
 import numpy as np
 
+from prifa_tf.data import tfds_loader
 from prifa_tf.paper import configs
 from prifa_tf.paper import experiment as exp
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import tables
+from prifa_tf.training.config import base_dataset
 from prifa_tf.paper import runs
 
 PANELS = [("mean_accuracy", "accuracy (C+G)/2"),
@@ -53,6 +55,11 @@ def reading(agg) -> str:
     if PRIVATE not in arms or NONPRIVATE not in arms:
       continue
     p, n = arms[PRIVATE], arms[NONPRIVATE]
+    chance = 1 / tfds_loader.NUM_CLASSES[base_dataset(dataset)]
+    basis = str(p.get("epsilon_basis") or "")
+    spent = (f"its own ε = {p['epsilon']:.2f}, {basis}"
+             if basis.startswith("simulated") else
+             f"ε = {p['epsilon']:.2f} spent")
     cost = 100 * (n["mean_accuracy"] - p["mean_accuracy"])
     seeds = int(min(p["seeds"], n["seeds"]))
     leak = ("higher against the non-private model, as the paper expects"
@@ -69,8 +76,8 @@ def reading(agg) -> str:
       backing = ("Which of these differences the paired test across seeds "
                  "establishes is stated below.")
     out.append(
-        f"**What to read ({dataset}).** Chance is 10%. The private model "
-        f"(DP-SAT, ε = {p['epsilon']:.2f} spent) reaches "
+        f"**What to read ({dataset}).** Chance is {chance:.0%}. The private "
+        f"model (DP-SAT, {spent}) reaches "
         f"{p['color_accuracy']:.1%} on COLOR and {p['gray_accuracy']:.1%} "
         f"on GRAY test images, the non-private one (SAM) "
         f"{n['color_accuracy']:.1%} and {n['gray_accuracy']:.1%}: privacy "

@@ -41,6 +41,18 @@ class ReadingTest(absltest.TestCase):
     self.assertNotIn("established (run", text)
     self.assertIn("paired test across seeds establishes", text)
 
+  def test_chance_follows_the_dataset(self):
+    self.assertIn("Chance is 10%.", demo.reading(agg()))
+    cifar100 = agg().assign(dataset="cifar100s")
+    self.assertIn("Chance is 1%.", demo.reading(cifar100))
+
+  def test_a_simulated_epsilon_is_not_called_spent(self):
+    label = ("simulated (TAN ×4): the noise of ε=8 at B=1000; not a privacy "
+             "guarantee")
+    text = demo.reading(agg().assign(epsilon_basis=label))
+    self.assertIn("its own ε = 7.99, " + label, text)
+    self.assertNotIn("spent", text)
+
   def test_one_arm_gives_no_reading(self):
     self.assertEqual(demo.reading(agg().iloc[:1]), "")
 

@@ -174,7 +174,7 @@ CPU = Scale(
 DEMO = dataclasses.replace(
     CPU, name="demo", train_subset=10_000,
     private_obs={"cifar10": 500, "cifar100": 500, "celeb_a": 500},
-    private_epochs=6, nonprivate_epochs=3, ema_decay=0.98,
+    private_epochs=6, nonprivate_epochs=3, ema_decay=0.98, eval_every=200,
     audit_canaries=50, family="smoke")
 
 SCALES = {s.name: s for s in (PAPER, CPU, DEMO, SMOKE, TINY)}

@@ -85,13 +85,13 @@ def check_demo(out, status):
 NOISE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] |"
                    r"^[IWEF]\d{4} \d\d:\d\d:\d\d|Warning: |warnings\.warn|"
                    r"^Traceback ")
-MAX_DEMO_LINES = 40
+MAX_DEMO_LINES = 60
 
 
 def check_demo_log(path):
   """Checks the demo's output beside its directory.
 
-  At most 40 lines, all the toolkit's own. No log (a demo run by hand):
+  At most 60 lines, all the toolkit's own. No log (a demo run by hand):
   nothing to check.
   """
   if not os.path.exists(path):

@@ -44,6 +44,9 @@ TINY_TRAIN = ("--set=train_subset=200", "--set=test_subset=100",
 # Paper presets: also the small WRN and two views.
 TINY_PAPER_TRAIN = TINY_TRAIN + ("--set=model=wrn_10_1", "--set=augmult=2")
 TINY_SWEEP = ("--scale=tiny", "--attacks=threshold")
+# A 6-seed demo-scale sweep, tiny: one seed (the last --seeds wins).
+TAN_TINY = TINY_SWEEP + ("--seeds=1", "--max_examples=100")
+TAN_WHY = "tiny scale, one seed, one attack, for time"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,6 +256,37 @@ COMMANDS = [
     Command(".venv/bin/python benchmarks/demo_targets.py "
             "--out=results/cpu/demo --scale=cpu --report_only",
             expect=r"target ≥ 65% (not )?met", seconds=15,
+            why="on a copy of the committed results/ (the test's checkout)"),
+    # The TAN validation (docs/reproduction_cpu.md): both sweeps at tiny
+    # scale with one seed, then the paired report, then its rebuild from
+    # the committed sweeps.
+    Command(".venv/bin/python experiments/demo.py --out=runs/demo6 "
+            "--scale=demo --seeds=6 --backend=pooled --max_examples=5000 "
+            "--data_dir=../shared/tfds", tiny=TAN_TINY,
+            files=["runs/demo6/demo.md"], why=TAN_WHY, seconds=60),
+    Command(".venv/bin/python experiments/demo.py --out=runs/demo6_tan4 "
+            "--scale=demo --seeds=6 --privacy=private --tan_factor=4 "
+            "--backend=pooled --max_examples=5000 --data_dir=../shared/tfds",
+            tiny=TAN_TINY, files=["runs/demo6_tan4/demo.md"],
+            expect=r"simulated \(TAN ×4\)", why=TAN_WHY, seconds=35,
+            with_previous=True),
+    Command(".venv/bin/python experiments/tan_validation.py "
+            "--reference=runs/demo6 --simulated=runs/demo6_tan4 "
+            "--out=runs/tan_validation",
+            files=["runs/tan_validation/tan_validation.md",
+                   "runs/tan_validation/tan_validation.png"],
+            expect=r"One seed per arm: no paired test", seconds=12,
+            with_previous=True),
+    Command(".venv/bin/python experiments/demo.py --out=results/cpu/demo6 "
+            "--scale=demo --report_only",
+            files=["results/cpu/demo6/demo.md"],
+            expect=r"paired across seeds", seconds=15,
+            why="on a copy of the committed results/ (the test's checkout)"),
+    Command(".venv/bin/python experiments/tan_validation.py "
+            "--reference=results/cpu/demo6 --simulated=results/cpu/demo6_tan4"
+            " --out=results/cpu/tan_validation",
+            files=["results/cpu/tan_validation/tan_validation.md"],
+            expect=r"What to read", seconds=12,
             why="on a copy of the committed results/ (the test's checkout)"),
     Command(".venv/bin/python benchmarks/group_norm.py --model=wrn_10_1 "
             "--batch=250", tiny=("--batch=8", "--rounds=1", "--image_size=8"),

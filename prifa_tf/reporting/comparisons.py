@@ -77,6 +77,20 @@ def established(row) -> bool:
       row["wilcoxon_p"] < ALPHA
 
 
+def verdict(row, expected_sign: int) -> str:
+  """The paper's direction (``expected_sign`` of B − A) against ours.
+
+  "reproduced" when the difference is established (``established``) with
+  the expected sign, "not reproduced" when it is established with the
+  other, "not established" otherwise (fewer than 2 seeds included). Only
+  the direction is judged, never the size.
+  """
+  if not established(row):
+    return "not established"
+  return ("reproduced" if np.sign(row["mean_difference"]) == expected_sign
+          else "not reproduced")
+
+
 def sentence(row, label: str, where: str = "") -> Optional[str]:
   """The claim the figures allow, with them; None with fewer than 2 seeds."""
   if row["seeds"] < 2:

@@ -57,5 +57,44 @@ class ReadingTest(absltest.TestCase):
     self.assertEqual(demo.reading(agg().iloc[:1]), "")
 
 
+def paired(dataset="cifar10s", seeds=6):
+  """A demo comparisons table (non-private − private), as the demo writes."""
+  def row(metric, label, diff, low, high, p):
+    return {"label": label, "dataset": dataset, "metric": metric,
+            "a": demo.PRIVATE, "b": demo.NONPRIVATE, "seeds": seeds,
+            "mean_difference": diff, "ci_low": low, "ci_high": high,
+            "wilcoxon_p": p}
+  return pd.DataFrame([
+      row("mean_accuracy", "accuracy (C+G)/2", 0.08, 0.07, 0.09, 0.031),
+      row("max_auc", "max MIA AUC", -0.01, -0.015, -0.005, 0.031),
+      row("skew_bias", "bias (Eq. 1)", -0.01, -0.03, 0.01, 0.44)])
+
+
+class AgainstPaperTest(absltest.TestCase):
+
+  def test_each_direction_gets_its_verdict(self):
+    text = demo.against_paper(paired())
+    rows = [line for line in text.splitlines()
+            if line.startswith("| cifar10s")]
+    self.assertEqual(rows, [
+        "| cifar10s | accuracy (C+G)/2 | ≈ -21 points | -8.0 points "
+        "[-9.0, -7.0] | 0.031 | 6 | reproduced |",
+        "| cifar10s | max MIA AUC | -0.03 | +0.010 [+0.005, +0.015] | "
+        "0.031 | 6 | not reproduced |",
+        "| cifar10s | bias (Eq. 1) | +0.06 | +0.010 [-0.010, +0.030] | "
+        "0.440 | 6 | not established |"])
+
+  def test_one_seed_establishes_nothing(self):
+    table = paired(seeds=1).assign(ci_low=float("nan"),
+                                   ci_high=float("nan"),
+                                   wilcoxon_p=float("nan"))
+    text = demo.against_paper(table)
+    self.assertEqual(text.count("| not established |"), 3)
+    self.assertNotIn("[", text.split("|---|")[-1].split("A verdict")[0])
+
+  def test_no_paper_figures_no_section(self):
+    self.assertEqual(demo.against_paper(paired(dataset="cifar10")), "")
+
+
 if __name__ == "__main__":
   absltest.main()

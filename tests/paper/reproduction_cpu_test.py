@@ -21,6 +21,7 @@ import sys
 from absl.testing import absltest
 import pandas as pd
 
+from prifa_tf.paper import tan_validation
 from prifa_tf.reporting import provenance
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -164,6 +165,68 @@ class DemoScaleTest(absltest.TestCase):
     self.assertCountEqual(self.table["model"], [PRIVATE, NONPRIVATE])
     eps = self.table.set_index("model").loc[PRIVATE, "epsilon"]
     self.assertLessEqual(eps, 8.0)
+
+
+SIX = os.path.join(ROOT, "results", "cpu", "demo6")
+TAN = os.path.join(ROOT, "results", "cpu", "demo6_tan4")
+
+
+def quotable(md: str):
+  """What a page must quote of a report: table rows, claims, its reading.
+
+  Every table row, every "- " line (the paired tests' sentences) and every
+  "**What to read" paragraph, whitespace-normalised; never the provenance.
+  """
+  out = []
+  for block in without_provenance(md).split("\n\n"):
+    lines = block.strip().splitlines()
+    if block.strip().startswith("**What to read"):
+      out.append(" ".join(block.split()))
+      continue
+    out += [" ".join(line.split()) for line in lines
+            if line.startswith("|") and not line.startswith("|---")
+            or line.startswith("- ")]
+  return out
+
+
+class SixSeedsTest(absltest.TestCase):
+  """The six-seed demo-scale sweep and the TAN validation beside it."""
+
+  def setUp(self):
+    super().setUp()
+    self.doc = read_doc(DOC)
+
+  def test_report_only_rebuilds_the_committed_table(self):
+    rebuild(self, SIX, "demo")
+
+  def test_page_quotes_every_row_claim_and_verdict(self):
+    with open(os.path.join(SIX, "demo.md")) as f:
+      quoted = quotable(f.read())
+    self.assertGreaterEqual(len(quoted), 12)
+    verdicts = [q for q in quoted if q.endswith(("| reproduced |",
+                                                 "| not reproduced |",
+                                                 "| not established |"))]
+    self.assertLen(verdicts, 3)  # Accuracy, max MIA AUC, bias.
+    for line in quoted:
+      self.assertIn(line, self.doc)
+    table = pd.read_csv(os.path.join(SIX, "demo.csv"))
+    self.assertEqual(set(table["seeds"]), {6})
+    self.assertLessEqual(
+        table.set_index("model").loc[PRIVATE, "epsilon"], 8.0)
+
+  def test_tan_validation_is_rebuilt_and_quoted(self):
+    out = self.create_tempdir().full_path
+    result = tan_validation.Validation(SIX, TAN, out).run()
+    self.assertEqual(result["k"], 4)
+    self.assertGreaterEqual(result["runs"]["seed"].nunique(), 3)
+    with open(os.path.join(out, "tan_validation.md")) as f:
+      rebuilt = f.read()
+    with open(os.path.join(ROOT, "results", "cpu", "tan_validation",
+                           "tan_validation.md")) as f:
+      self.assertEqual(without_provenance(rebuilt),
+                       without_provenance(f.read()))
+    for line in quotable(rebuilt):
+      self.assertIn(line, self.doc)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,17 @@ class ComparisonsTest(absltest.TestCase):
     self.assertEqual(comparisons.paired(df, "optimizer", "dpsgd", "dpsat",
                                         "acc").iloc[0]["seeds"], 5)
 
+  def test_verdict_judges_the_direction_only_when_established(self):
+    up = comparisons.paired(frame(0.03, 8), "optimizer", "dpsgd", "dpsat",
+                            "acc").iloc[0]
+    self.assertEqual(comparisons.verdict(up, +1), "reproduced")
+    self.assertEqual(comparisons.verdict(up, -1), "not reproduced")
+    for effect, seeds in ((0.0, 8), (0.05, 5), (0.05, 1)):
+      row = comparisons.paired(frame(effect, seeds), "optimizer", "dpsgd",
+                               "dpsat", "acc").iloc[0]
+      for sign in (+1, -1):
+        self.assertEqual(comparisons.verdict(row, sign), "not established")
+
 
 if __name__ == "__main__":
   absltest.main()

@@ -8,8 +8,9 @@ Runs ``experiments/demo.py`` with ``--out``, ``--scale`` and the flags after
 finished runs are never retrained), then prints each figure of the sweep's
 ``demo.csv`` and ``sweep.json`` beside its target:
 
-* ``demo`` scale (the README demo): both runs within 10 minutes, training,
-  evaluation and attacks included; the private model's COLOR accuracy at
+* ``demo`` scale (the README demo): both runs of a seed within 10 minutes
+  (the slowest seed when there are several), training, evaluation and
+  attacks included; the private model's COLOR accuracy at
   least 40%; the non-private model above it; the attacks' max AUC higher
   against the non-private model;
 * ``cpu`` scale: the private run within 20 minutes; private test accuracy
@@ -50,11 +51,17 @@ def verdict(ok: bool) -> str:
 def demo_lines(table: pd.DataFrame, sweep: dict):
   """The README demo's figures beside its targets."""
   p, n = table.loc[PRIVATE], table.loc[NONPRIVATE]
-  seconds = sum(r["wall_time_s"] for r in sweep["runs"].values())
+  by_seed = {}  # Run names end in /seed<k>: both arms of one seed.
+  for name, r in sweep["runs"].items():
+    seed = name.rsplit("/", 1)[-1]
+    by_seed[seed] = by_seed.get(seed, 0.0) + r.get("wall_time_s", 0.0)
+  seconds = max(by_seed.values())
+  which = (f" for the slowest of {len(by_seed)} seeds" if len(by_seed) > 1
+           else "")
   higher = n["max_auc"] > p["max_auc"]
   return [
-      f"- both runs, attacks included: {seconds / 60:.1f} minutes (target "
-      f"≤ 10 {verdict(seconds <= 600)})",
+      f"- both runs, attacks included: {seconds / 60:.1f} minutes{which} "
+      f"(target ≤ 10 {verdict(seconds <= 600)})",
       f"- private (DP-SAT, ε = 8) COLOR test accuracy "
       f"{p['color_accuracy']:.1%}: target ≥ 40% "
       f"{verdict(p['color_accuracy'] >= 0.4)}",

@@ -278,7 +278,7 @@ COMMANDS = [
             expect=r"One seed per arm: no paired test", seconds=12,
             with_previous=True),
     Command(".venv/bin/python experiments/demo.py --out=results/cpu/demo6 "
-            "--scale=demo --report_only",
+            "--scale=demo --seeds=6 --report_only",
             files=["results/cpu/demo6/demo.md"],
             expect=r"paired across seeds", seconds=15,
             why="on a copy of the committed results/ (the test's checkout)"),

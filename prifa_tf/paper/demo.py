@@ -40,7 +40,7 @@ def _specs(args):
 PRIVATE, NONPRIVATE = "DP-SAT + GT", "SAM + GT"
 PAIRED_METRICS = [("mean_accuracy", "accuracy (C+G)/2"),
                   ("max_auc", "max MIA AUC"), ("skew_bias", "bias (Eq. 1)")]
-MIN_SEEDS = 6  # The fewest pairs for which Wilcoxon's p can go below 0.05.
+MIN_SEEDS = comparisons.MIN_SEEDS
 
 
 def reading(agg) -> str:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from prifa_tf import errors
 from prifa_tf.paper import experiment as exp
+from prifa_tf.reporting import comparisons
 from prifa_tf.reporting import figures
 from prifa_tf.reporting import results as results_lib
 from prifa_tf.reporting import tables
@@ -124,9 +125,9 @@ def pair(reference: pd.DataFrame, simulated: pd.DataFrame
   return out.drop(columns="config"), arms[1][0], arms[k][0], k
 
 
-def reading(comparisons: pd.DataFrame, k: int) -> str:
+def reading(paired: pd.DataFrame, k: int) -> str:
   """What the paired test says of the simulation, in one paragraph."""
-  row = comparisons[comparisons["metric"] == "mean_accuracy"].iloc[0]
+  row = paired[paired["metric"] == "mean_accuracy"].iloc[0]
   lo, hi = 100 * row["ci_low"], 100 * row["ci_high"]
   figures_ = (f"{100 * row['mean_difference']:+.1f} points, 95% interval "
               f"[{lo:+.1f}, {hi:+.1f}], Wilcoxon p = "
@@ -147,8 +148,15 @@ def reading(comparisons: pd.DataFrame, k: int) -> str:
                f"TAN ×{k} agrees with the run it simulates to within this "
                "interval, and a difference of up to "
                f"{max(abs(lo), abs(hi)):.1f} points is not excluded")
+  caveat = ""
+  seeds, needed = int(row["seeds"]), comparisons.MIN_SEEDS
+  if seeds < needed:
+    caveat = (f" With {seeds} seeds the Wilcoxon test cannot reach "
+              f"p < 0.05 (it needs {needed}) and the bootstrap interval "
+              f"resamples only {seeds} differences, so it is rough and "
+              "likely too narrow.")
   return (f"**What to read.** TAN predicts equal accuracy at B and B/{k} "
-          f"with σ/{k} and the same steps. Here {verdict}.")
+          f"with σ/{k} and the same steps. Here {verdict}.{caveat}")
 
 
 def report(runs: pd.DataFrame, reference_arm: str, simulated_arm: str,

@@ -22,6 +22,7 @@ from scipy import stats
 
 RESAMPLES = 10_000
 ALPHA = 0.05
+MIN_SEEDS = 6  # The fewest pairs for which Wilcoxon's p can go below 0.05.
 
 
 def _bootstrap_ci(diffs: np.ndarray, seed: int = 0):

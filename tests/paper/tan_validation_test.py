@@ -89,6 +89,16 @@ class TanValidationTest(absltest.TestCase):
                      r"excluded")
     self.assertIn("no established difference in accuracy (C+G)/2", md)
 
+  def test_few_seeds_are_called_rough(self):
+    ref_dir, sim_dir = self.sweeps([0.25, 0.27, 0.24], [0.245, 0.265, 0.242])
+    out = self.create_tempdir().full_path
+    tan_validation.Validation(ref_dir, sim_dir, out).run()
+    with open(os.path.join(out, "tan_validation.md")) as f:
+      md = " ".join(f.read().split())
+    self.assertIn("With 3 seeds the Wilcoxon test cannot reach p < 0.05 "
+                  "(it needs 6) and the bootstrap interval resamples only 3 "
+                  "differences", md)
+
   def test_only_shared_seeds_are_paired(self):
     ref_dir, sim_dir = self.sweeps([0.2] * 6, [0.21] * 3)
     runs, _, _, _ = tan_validation.pair(

@@ -139,12 +139,10 @@ def against_paper(paired: pd.DataFrame) -> str:
     for key in ("mean_difference", "ci_low", "ci_high"):
       row[key] = -row[key]  # Private − non-private.
     row["ci_low"], row["ci_high"] = row["ci_high"], row["ci_low"]
-    scale, unit = (100, " points") if p["metric"] == "test_accuracy" else (
-        1, "")
-    ours = (f"{scale * row['mean_difference']:+.{1 if scale > 1 else 3}f}"
-            f"{unit}")
+    scale, digits, unit = ((100, 1, " points")
+                           if p["metric"] == "test_accuracy" else (1, 3, ""))
+    ours = f"{scale * row['mean_difference']:+.{digits}f}{unit}"
     if row["seeds"] >= 2:
-      digits = 1 if scale > 1 else 3
       ours += (f" [{scale * row['ci_low']:+.{digits}f}, "
                f"{scale * row['ci_high']:+.{digits}f}]")
     p_value = ("–" if pd.isna(row["wilcoxon_p"]) else

@@ -17,6 +17,8 @@ Non-private training accumulates plain per-example loss gradients and
 divides by the number of real examples.
 """
 
+import functools
+
 import tensorflow as tf
 
 from prifa_tf.privacy import noise as noise_lib
@@ -68,10 +70,13 @@ class GradientEngine(tf.Module):
                     for k in _SUM_STATS + ("norm_max",)}
       # Number of noise draws ever made (tested: one per logical batch).
       self.noise_draws = tf.Variable(0, dtype=tf.int64, trainable=False)
-    self._accumulate_single = tf.function(self._accumulate_single_fn)
-    self._accumulate_replicated = tf.function(self._accumulate_replicated_fn)
-    self._finalize_fn = tf.function(self._finalize)
-    self._finalize_given_fn = tf.function(self._finalize_given)
+    # Traced without AutoGraph: nothing here branches or loops on a tensor,
+    # and converting every layer of the model would double the trace time.
+    trace = functools.partial(tf.function, autograph=False)
+    self._accumulate_single = trace(self._accumulate_single_fn)
+    self._accumulate_replicated = trace(self._accumulate_replicated_fn)
+    self._finalize_fn = trace(self._finalize)
+    self._finalize_given_fn = trace(self._finalize_given)
 
   @property
   def examples(self):

@@ -52,7 +52,7 @@ def _split_views(x, y, k):
   return xs, ys, n
 
 
-def clipped_sum_loop(model, loss_fn, x, y, weights, views, l2_norm_clip):
+def _clipped_sum_loop(model, loss_fn, x, y, weights, views, l2_norm_clip):
   """Sequential strategy; see module docstring."""
   variables = model.trainable_variables
   xs, ys, n = _split_views(x, y, views)
@@ -74,6 +74,12 @@ def clipped_sum_loop(model, loss_fn, x, y, weights, views, l2_norm_clip):
     losses = losses.write(i, loss)
     logits = logits.write(i, logit)
   return acc, norms.stack(), losses.stack(), logits.stack()
+
+
+# Its ``for`` over ``tf.range`` is a graph loop through AutoGraph, which
+# converts it even where the caller traces with ``autograph=False`` (the
+# gradient engine does, as AutoGraph would also convert every layer).
+clipped_sum_loop = tf.autograph.to_graph(_clipped_sum_loop)
 
 
 def per_example_gradients(model, loss_fn, x, y, views):

@@ -15,7 +15,7 @@ def _predictor(model, dataset):
   """
   cache = model.__dict__.setdefault("_prifa_predictors", {})
   if dataset not in cache:
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def run(x):
       return model(preprocess.standardize(x, dataset), training=False)
     cache[dataset] = run

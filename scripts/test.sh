@@ -17,6 +17,10 @@ if [ -z "${PRIFA_TFDS_DIR:-}" ] && [ -d ../shared/tfds ]; then
 fi
 export PRIFA_TFDS_DIR="${PRIFA_TFDS_DIR:-}"
 export PRIFA_REQUIRE_DATA=0
+# Decoded CIFAR-10 splits, shared by the demo and every test process
+# (prifa_tf/data/tfds_loader.py; keyed by the TFDS folder's files).
+export PRIFA_DATA_CACHE="${PRIFA_DATA_CACHE:-$PWD/.cache/data}"
+mkdir -p "$PRIFA_DATA_CACHE"
 [ -n "$PRIFA_TFDS_DIR" ] && [ -d "$PRIFA_TFDS_DIR/cifar10" ] && PRIFA_REQUIRE_DATA=1
 
 extra=()
@@ -41,7 +45,9 @@ if [ -d /usr/src/bazel-bootstrap/mock_repos ]; then
   config=(--config=offline
     "--override_repository=remote_coverage_tools=$PWD/third_party/bazel_offline/remote_coverage_tools")
 fi
-bazel test "${config[@]}" --test_env=PRIFA_REQUIRE_DATA //tests/... "$@"
+bazel test "${config[@]}" --test_env=PRIFA_REQUIRE_DATA \
+  --test_env=PRIFA_DATA_CACHE "--sandbox_writable_path=$PRIFA_DATA_CACHE" \
+  //tests/... "$@"
 status=$?
 python3 scripts/summarize_tests.py "${extra[@]}" \
   "$(bazel info "${config[@]}" bazel-testlogs 2>/dev/null)" \

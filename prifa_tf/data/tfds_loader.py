@@ -1,8 +1,10 @@
 """Loading CIFAR-10/100 and CelebA from TFDS into memory, offline-friendly."""
 
 import contextlib
+import hashlib
 import os
 from typing import Optional, Tuple
+import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -78,6 +80,10 @@ def load_split(name: str, split: str, data_dir: Optional[str] = None,
     image_size: optional (H, W) resize (used for CelebA).
     batch_size: decoding batch size.
 
+  With $PRIFA_DATA_CACHE set to a directory, the decoded split is also
+  kept there (an .npz keyed by the split, the resize and the TFDS folder's
+  files), so that other processes skip the decoding; the test suite sets it.
+
   Returns:
     An ImageSet whose ids are positions in the full split (for slices like
     "train[100:200]" the ids start at 100).
@@ -94,13 +100,74 @@ def load_split(name: str, split: str, data_dir: Optional[str] = None,
          tuple(image_size) if image_size else None)
   if _CACHE is not None and key in _CACHE:
     return _CACHE[key]
-  out = _load(name, split, data_dir, download, image_size, batch_size)
+  disk = _disk_cache_path(name, split, data_dir, download, image_size)
+  out = _read_disk_cache(disk) if disk else None
+  if out is None:
+    out = _load(name, split, data_dir, download, image_size, batch_size)
+    if disk:
+      _write_disk_cache(disk, out)
   if _CACHE is not None:
     for array in (out.images, out.labels, out.ids, out.domains):
       if array is not None:
         array.flags.writeable = False
     _CACHE[key] = out
   return out
+
+
+CACHE_ENV = "PRIFA_DATA_CACHE"
+_AS_DATASET = tfds.core.DatasetBuilder.as_dataset
+
+
+def _tfds_mocked() -> bool:
+  """Under ``tfds.testing.mock_data`` (whose data no cache may stand for)."""
+  return tfds.core.DatasetBuilder.as_dataset != _AS_DATASET
+
+
+def _disk_cache_path(name, split, data_dir, download, image_size):
+  """Where $PRIFA_DATA_CACHE keeps this split decoded, or None.
+
+  The key is the split, the resize and a fingerprint of every file of the
+  dataset's TFDS folder (path, size, modification time): a rebuilt or
+  replaced folder is decoded afresh. Nothing is cached without the
+  variable, without an explicit data directory, or when TFDS may download.
+  """
+  cache = os.environ.get(CACHE_ENV)
+  if not cache or not data_dir or download or _tfds_mocked():
+    return None
+  folder = os.path.join(os.path.realpath(data_dir), name)
+  if not os.path.isdir(folder):
+    return None
+  digest = hashlib.sha256(repr((name, split, image_size)).encode())
+  for root, dirs, files in os.walk(folder):
+    dirs.sort()
+    for f in sorted(files):
+      stat = os.stat(os.path.join(root, f))
+      digest.update(repr((os.path.relpath(os.path.join(root, f), folder),
+                          stat.st_size, stat.st_mtime_ns)).encode())
+  return os.path.join(cache, f"{name}-{digest.hexdigest()[:24]}.npz")
+
+
+def _read_disk_cache(path) -> Optional[ImageSet]:
+  try:
+    with np.load(path) as z:
+      return ImageSet(z["images"], z["labels"], z["ids"],
+                      num_classes=int(z["num_classes"]),
+                      domains=z["domains"] if "domains" in z else None)
+  except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+    return None  # Absent, or half-written by a process that died: decode.
+
+
+def _write_disk_cache(path, out: ImageSet):
+  """Writes beside, then renames: readers never see a partial file."""
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  arrays = dict(images=out.images, labels=out.labels, ids=out.ids,
+                num_classes=np.int64(out.num_classes))
+  if out.domains is not None:
+    arrays["domains"] = out.domains
+  tmp = f"{path}.{os.getpid()}.tmp"
+  with open(tmp, "wb") as f:
+    np.savez(f, **arrays)
+  os.replace(tmp, path)
 
 
 def _load(name, split, data_dir, download, image_size, batch_size):

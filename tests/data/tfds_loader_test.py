@@ -1,5 +1,7 @@
 """TFDS loading: mock data, slices, missing data, and the real CIFAR-10."""
 
+import os
+from unittest import mock
 
 from absl.testing import absltest
 import numpy as np
@@ -53,6 +55,56 @@ class TfdsLoaderTest(absltest.TestCase):
   def test_unknown_dataset(self):
     with self.assertRaisesRegex(ValueError, "Unsupported"):
       tfds_loader.load_split("mnist", "train")
+
+  def test_disk_cache_stands_for_decoding(self):
+    data_dir = fixtures.require_tfds()
+    cache = self.create_tempdir().full_path
+    with mock.patch.dict(os.environ, {tfds_loader.CACHE_ENV: cache}):
+      first = tfds_loader.load_split("cifar10", "test[100:400]",
+                                     data_dir=data_dir)
+      self.assertLen(os.listdir(cache), 1)
+      with mock.patch.object(tfds_loader, "_load",
+                             side_effect=AssertionError("decoded again")):
+        again = tfds_loader.load_split("cifar10", "test[100:400]",
+                                       data_dir=data_dir)
+      for field in ("images", "labels", "ids"):
+        np.testing.assert_array_equal(getattr(again, field),
+                                      getattr(first, field))
+      self.assertEqual(again.num_classes, 10)
+      self.assertIsNone(again.domains)
+      self.assertEqual(again.ids[0], 100)
+      # Another slice is another entry; mock data is never cached or read.
+      tfds_loader.load_split("cifar10", "test[:50]", data_dir=data_dir)
+      self.assertLen(os.listdir(cache), 2)
+      with tfds.testing.mock_data(num_examples=20):
+        mocked = tfds_loader.load_split("cifar10", "test[100:400]",
+                                        data_dir=data_dir)
+      self.assertLen(mocked, 20)
+      self.assertLen(os.listdir(cache), 2)
+
+  def test_disk_cache_key_follows_the_files(self):
+    data_dir = self.create_tempdir().full_path
+    os.makedirs(os.path.join(data_dir, "cifar10", "3.0.2"))
+    record = os.path.join(data_dir, "cifar10", "3.0.2", "a.tfrecord")
+    with open(record, "w") as f:
+      f.write("x")
+
+    def key():
+      return tfds_loader._disk_cache_path("cifar10", "train", data_dir,
+                                          False, None)
+    with mock.patch.dict(os.environ, {tfds_loader.CACHE_ENV: "/c"}):
+      before = key()
+      self.assertEqual(key(), before)
+      with open(record, "w") as f:
+        f.write("xy")  # The folder was rebuilt: decode afresh.
+      self.assertNotEqual(key(), before)
+      self.assertIsNone(tfds_loader._disk_cache_path(
+          "cifar10", "train", data_dir, True, None))  # May download.
+    self.assertIsNone(key())  # No variable, no cache.
+    broken = os.path.join(data_dir, "half.npz")
+    with open(broken, "wb") as f:
+      f.write(b"PK\x03\x04 cut short")
+    self.assertIsNone(tfds_loader._read_disk_cache(broken))
 
   def test_real_cifar10_test_split(self):
     data_dir = fixtures.require_tfds()

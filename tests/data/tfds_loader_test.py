@@ -100,7 +100,9 @@ class TfdsLoaderTest(absltest.TestCase):
       self.assertNotEqual(key(), before)
       self.assertIsNone(tfds_loader._disk_cache_path(
           "cifar10", "train", data_dir, True, None))  # May download.
-    self.assertIsNone(key())  # No variable, no cache.
+    with mock.patch.dict(os.environ):
+      os.environ.pop(tfds_loader.CACHE_ENV, None)
+      self.assertIsNone(key())  # No variable, no cache.
     broken = os.path.join(data_dir, "half.npz")
     with open(broken, "wb") as f:
       f.write(b"PK\x03\x04 cut short")

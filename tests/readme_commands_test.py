@@ -291,6 +291,21 @@ COMMANDS = [
             files=["results/cpu/tan_validation/tan_validation.md"],
             expect=r"What to read", seconds=12,
             why="on a copy of the committed results/ (the test's checkout)"),
+    # Table 4 at the demo scale, one seed (docs/reproduction_cpu.md).
+    Command(".venv/bin/python experiments/dpsgd_vs_dpsat.py "
+            "--out=runs/table4_demo --scale=demo --seeds=1 --backend=pooled "
+            "--max_examples=5000 --data_dir=../shared/tfds",
+            tiny=("--dry_run",), expect=r"Dry run: 8 of 8 runs to do",
+            why="its plan only (the run count the page gives), for time: "
+            "tests/paper/tiny_sweeps_test.py trains and reports Table 4 at "
+            "tiny scale", seconds=14),
+    Command(".venv/bin/python experiments/dpsgd_vs_dpsat.py "
+            "--out=results/cpu/table4_demo --scale=demo --seeds=1 "
+            "--report_only",
+            files=["results/cpu/table4_demo/table4.md",
+                   "results/cpu/table4_demo/table4.png"],
+            expect=r"DP-SAT", seconds=15,
+            why="on a copy of the committed results/ (the test's checkout)"),
     Command(".venv/bin/python benchmarks/group_norm.py --model=wrn_10_1 "
             "--batch=250", tiny=("--batch=8", "--rounds=1", "--image_size=8"),
             expect=r"DP-SGD .*\|", seconds=30),

@@ -34,6 +34,7 @@ DEMO_RESULTS = os.path.join(ROOT, "results", "demo")
 DEMO_DOC = os.path.join(ROOT, "docs", "experiments", "demo.md")
 SIX = os.path.join(ROOT, "results", "cpu", "demo6")
 TAN = os.path.join(ROOT, "results", "cpu", "demo6_tan4")
+TABLE4 = os.path.join(ROOT, "results", "cpu", "table4_demo")
 PRIVATE, NONPRIVATE = "DP-SAT + GT", "SAM + GT"
 
 
@@ -69,24 +70,28 @@ def read_doc(path: str) -> str:
     return " ".join(f.read().split())  # Line breaks as spaces.
 
 
-def rebuild(test, results: str, scale: str, *flags: str):
-  """``--report_only`` on a copy of ``results``: equal demo.csv and .md."""
-  out = os.path.join(test.create_tempdir().full_path, "demo")
+def rebuild(test, results: str, scale: str, *flags: str,
+            binary: str = "demo", table: str = "demo"):
+  """``--report_only`` of ``binary`` on a copy of ``results``.
+
+  The rebuilt ``table``.csv and .md must equal the committed ones.
+  """
+  out = os.path.join(test.create_tempdir().full_path, "sweep")
   shutil.copytree(results, out)
-  for name in ("demo.csv", "demo.md"):
+  for name in (f"{table}.csv", f"{table}.md"):
     os.remove(os.path.join(out, name))
   env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2")
   proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, "experiments", "demo.py"),
+      [sys.executable, os.path.join(ROOT, "experiments", f"{binary}.py"),
        f"--out={out}", f"--scale={scale}", "--report_only", *flags],
       env=env, capture_output=True, text=True, timeout=600, check=False)
   test.assertEqual(proc.returncode, 0, proc.stderr[-3000:])
   pd.testing.assert_frame_equal(
-      pd.read_csv(os.path.join(out, "demo.csv")),
-      pd.read_csv(os.path.join(results, "demo.csv")))
+      pd.read_csv(os.path.join(out, f"{table}.csv")),
+      pd.read_csv(os.path.join(results, f"{table}.csv")))
   # The same table; the provenance footnote names this rebuild instead.
-  with open(os.path.join(out, "demo.md")) as f, \
-      open(os.path.join(results, "demo.md")) as g:
+  with open(os.path.join(out, f"{table}.md")) as f, \
+      open(os.path.join(results, f"{table}.md")) as g:
     test.assertEqual(without_provenance(f.read()),
                      without_provenance(g.read()))
 
@@ -263,6 +268,31 @@ class SixSeedsTest(absltest.TestCase):
                        without_provenance(f.read()))
     for line in quotable(rebuilt):
       self.assertIn(line, self.doc)
+
+
+class Table4Test(absltest.TestCase):
+  """DP-SGD against DP-SAT over ε at the demo scale, one seed."""
+
+  def setUp(self):
+    super().setUp()
+    self.doc = read_doc(DOC)
+
+  def test_report_only_rebuilds_the_committed_table(self):
+    rebuild(self, TABLE4, "demo", "--seeds=1", binary="dpsgd_vs_dpsat",
+            table="table4")
+
+  def test_page_quotes_the_table_and_wall_times(self):
+    with open(os.path.join(TABLE4, "table4.md")) as f:
+      quoted = quotable(f.read())
+    self.assertLen([q for q in quoted if q.startswith("| cifar10 |")], 8)
+    for line in quoted + [wall_time_line(TABLE4)]:
+      self.assertIn(line, self.doc)
+
+  def test_every_run_within_its_budget(self):
+    table = pd.read_csv(os.path.join(TABLE4, "table4.csv"))
+    self.assertEqual(set(table["seeds"]), {1})
+    self.assertTrue((table["epsilon"] <= table["epsilon_target"]).all())
+    self.assertCountEqual(table["optimizer"].unique(), ["DP-SGD", "DP-SAT"])
 
 
 if __name__ == "__main__":
